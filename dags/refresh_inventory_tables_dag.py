@@ -1,0 +1,85 @@
+"""
+### Refresh the inventory warehouse schema
+
+**Destructive.** Drops the `raw`, `staging`, `analytics` and `sim` schemas with everything in them, recreates
+them from the DDL in `sql/ddl/`, and verifies that every expected table, column and primary key exists.
+
+Trigger it with the param `confirm` set to `true`; without it `clear_tables` refuses and nothing is dropped.
+
+Tables: see `docs/tables.md`. Connection: `warehouse_db`.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import Param, dag, task
+
+from include.inventory.dag_defaults import default_args
+
+
+@dag(
+    dag_id="refresh_inventory_tables_dag",
+    schedule=None,
+    catchup=False,
+    tags=["postgres", "inventory", "setup"],
+    default_args=default_args(),
+    doc_md=__doc__,
+    params={
+        "confirm": Param(
+            False,
+            type="boolean",
+            title="Confirm: drop and recreate every warehouse table",
+            description="Destructive. All raw, staging, analytics and sim data is deleted. "
+            "Set to true to proceed; otherwise the run refuses and changes nothing.",
+        )
+    },
+)
+def refresh_inventory_tables_dag():
+    @task(retries=0)
+    def clear_tables(params=None) -> None:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from include.inventory import db, schema
+
+        if params.get("confirm") is not True:
+            raise AirflowFailException(
+                "Refusing to drop the warehouse schemas: trigger this DAG with the param confirm=true."
+            )
+        conn = db.airflow_connection()
+        try:
+            schema.drop(conn)
+        finally:
+            conn.close()
+        print(f"dropped schemas {', '.join(schema.SCHEMAS)}")
+
+    @task
+    def create_tables() -> list[str]:
+        from include.inventory import db, schema
+
+        conn = db.airflow_connection()
+        try:
+            files = schema.create(conn)
+        finally:
+            conn.close()
+        print(f"applied {len(files)} DDL files: {', '.join(files)}")
+        return files
+
+    @task
+    def verify_tables() -> int:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from include.inventory import db, schema
+
+        conn = db.airflow_connection()
+        try:
+            result = schema.verify(conn)
+        finally:
+            conn.close()
+        if not result.ok:
+            raise AirflowFailException(f"schema verification failed: {result.problems()}")
+        print(f"verified {result.checked_tables} tables in schemas {', '.join(schema.SCHEMAS)}")
+        return result.checked_tables
+
+    clear_tables() >> create_tables() >> verify_tables()
+
+
+refresh_inventory_tables_dag()

