@@ -15,9 +15,10 @@ echo "==> Migrating Airflow's metadata database"
 airflow db migrate >"$AIRFLOW_HOME/db-migrate.log" 2>&1 || { tail -20 "$AIRFLOW_HOME/db-migrate.log"; exit 1; }
 
 echo "==> Starting Airflow (Ctrl-C stops it); logs in $AIRFLOW_HOME/standalone.log"
-airflow standalone >"$AIRFLOW_HOME/standalone.log" 2>&1 &
+# Its own process group, so stopping this script stops every Airflow process it started.
+setsid airflow standalone >"$AIRFLOW_HOME/standalone.log" 2>&1 &
 pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null' INT TERM EXIT
+trap 'kill -TERM -- -$pid 2>/dev/null; wait $pid 2>/dev/null; echo "Airflow stopped."' INT TERM EXIT
 url="http://localhost:${AIRFLOW__API__PORT}"
 for _ in $(seq 1 120); do
     if curl -fsS "$url/api/v2/monitor/health" >/dev/null 2>&1; then break; fi

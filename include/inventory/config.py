@@ -6,6 +6,7 @@ docs/configuration.md documents each one; airflow_settings.yaml declares them fo
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 WAREHOUSE_CONN_ID = "warehouse_db"
@@ -24,6 +25,17 @@ SETTINGS: dict[str, Setting] = {
     s.key: s
     for s in (
         Setting("dummyjson_base_url", "https://dummyjson.com", "Base URL of the dummyjson product API."),
+        Setting("dummyjson_timeout_seconds", "5", "Timeout of each dummyjson request, in seconds."),
+        Setting("sim_seed", "42", "Seed of the retail simulation; the same seed reproduces the same data."),
+        Setting("sim_locations", "3", "Number of warehouse locations the simulation creates (once)."),
+        Setting("sim_warehouses", "5", "Number of warehouses, spread over the locations (created once)."),
+        Setting("sim_suppliers", "8", "Number of suppliers (created once); each product has 1-3."),
+        Setting(
+            "sim_products",
+            "0",
+            "Products to simulate: 0 uses the catalogue as it is; a larger number adds deterministic variants.",
+        ),
+        Setting("sim_shrinkage_rate", "0.02", "Expected shrinkage events per product x warehouse per day."),
         Setting("low_stock_threshold", "50", "On-hand units at or under which a product is low on stock."),
         Setting("alert_email_recipients", "", "Comma-separated fallback recipients for alerts."),
     )
@@ -32,6 +44,11 @@ SETTINGS: dict[str, Setting] = {
 
 def setting(key: str) -> str:
     """A Variable's value, read at task run time (never at DAG parse time)."""
-    from airflow.sdk import Variable  # noqa: PLC0415 - Airflow runtime only
+    from airflow.sdk import Variable
 
     return Variable.get(key, default=SETTINGS[key].default)
+
+
+def env_setting(key: str) -> str:
+    """The same value for code outside Airflow: AIRFLOW_VAR_<KEY> or the default."""
+    return os.environ.get(f"AIRFLOW_VAR_{key.upper()}", SETTINGS[key].default)

@@ -41,10 +41,23 @@ def connect(uri: str | None = None, **kwargs) -> PgConnection:
 
 
 def airflow_connection() -> PgConnection:
-    """A connection from the Airflow connection `warehouse_db` (call inside a task only)."""
-    from airflow.providers.postgres.hooks.postgres import PostgresHook  # noqa: PLC0415 - task-time import
+    """A psycopg2 connection from the Airflow connection `warehouse_db` (call inside a task only).
 
-    return PostgresHook(postgres_conn_id=WAREHOUSE_CONN_ID).get_conn()
+    Built from the connection's fields rather than PostgresHook.get_conn(), which returns a psycopg 3
+    connection under SQLAlchemy 2; our loaders use psycopg2's COPY and execute_values.
+    """
+    from airflow.sdk import BaseHook
+
+    c = BaseHook.get_connection(WAREHOUSE_CONN_ID)
+    return psycopg2.connect(
+        host=c.host or "127.0.0.1",
+        port=c.port or 5432,
+        dbname=c.schema or "postgres",
+        user=c.login,
+        password=c.password,
+        connect_timeout=10,
+        application_name="inventory-airflow",
+    )
 
 
 @contextmanager

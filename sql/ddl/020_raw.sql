@@ -105,8 +105,27 @@ CREATE TABLE IF NOT EXISTS raw.product_sales (
 CREATE INDEX IF NOT EXISTS product_sales_batch_idx ON raw.product_sales (batch_id);
 CREATE INDEX IF NOT EXISTS product_sales_date_idx ON raw.product_sales (sale_date);
 
+-- A replenishment order, placed when stock falls to the reorder point; its goods arrive after the lead time as a
+-- stock receipt, written by the batch whose window the arrival falls in. order_id is a natural key, so a
+-- re-run batch reproduces the same ids.
+CREATE TABLE IF NOT EXISTS raw.purchase_orders (
+    order_id        text PRIMARY KEY,
+    product_id      integer NOT NULL REFERENCES raw.products (product_id),
+    warehouse_id    integer NOT NULL REFERENCES raw.warehouse (warehouse_id),
+    supplier_id     integer NOT NULL REFERENCES raw.suppliers (supplier_id),
+    quantity        integer NOT NULL CHECK (quantity > 0),
+    unit_cost       numeric(12, 2) NOT NULL CHECK (unit_cost > 0),
+    ordered_at      timestamptz NOT NULL,
+    expected_at     timestamptz NOT NULL,
+    batch_id        text NOT NULL REFERENCES raw.ingest_batches (batch_id),
+    CHECK (expected_at > ordered_at)
+);
+CREATE INDEX IF NOT EXISTS purchase_orders_batch_idx ON raw.purchase_orders (batch_id);
+CREATE INDEX IF NOT EXISTS purchase_orders_ordered_idx ON raw.purchase_orders (ordered_at);
+
 CREATE TABLE IF NOT EXISTS raw.stock_receipts (
     receipt_id      bigserial PRIMARY KEY,
+    order_id        text NOT NULL,
     product_id      integer NOT NULL REFERENCES raw.products (product_id),
     warehouse_id    integer NOT NULL REFERENCES raw.warehouse (warehouse_id),
     supplier_id     integer NOT NULL REFERENCES raw.suppliers (supplier_id),
@@ -119,3 +138,4 @@ CREATE TABLE IF NOT EXISTS raw.stock_receipts (
 );
 CREATE INDEX IF NOT EXISTS stock_receipts_batch_idx ON raw.stock_receipts (batch_id);
 CREATE INDEX IF NOT EXISTS stock_receipts_received_idx ON raw.stock_receipts (received_at);
+CREATE UNIQUE INDEX IF NOT EXISTS stock_receipts_order_idx ON raw.stock_receipts (order_id);

@@ -1,0 +1,83 @@
+"""
+### Simulate retail history (manual)
+
+Generates `days` days of coherent history ending at the start of the run's day (00:00 UTC), as one-day batches
+with the same simulation the every-minute DAG uses, so dashboards, aging buckets and reconciliation have data.
+Each day is its own atomic, re-runnable batch: running this DAG again with the same params replaces the same
+rows. `make demo` runs it with 90 days.
+
+Params: `days`, `seed` and `scale` (`demo`: the catalogue x 5 warehouses; `S`: 200 products x 5 warehouses;
+`M`: 2,000 products x 20 warehouses). It refuses to overlap a period already simulated minute by minute.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from airflow.sdk import Param, dag, task
+
+from include.inventory.dag_defaults import default_args
+from include.inventory.ingest_tasks import (
+    RAW_LAYER,
+    SCALES,
+    ensure_master_data,
+    fetch_catalogue,
+    sim_config,
+    upsert_products,
+)
+
+
+@dag(
+    dag_id="simulate_retail_history",
+    schedule=None,
+    catchup=False,
+    max_active_runs=1,
+    tags=["postgres", "inventory", "ingest", "setup"],
+    default_args=default_args(execution_timeout=timedelta(hours=2)),
+    doc_md=__doc__,
+    params={
+        "days": Param(
+            90,
+            type="integer",
+            minimum=1,
+            maximum=1100,
+            title="Days of history",
+            description="Number of one-day batches, ending at 00:00 UTC of the run's day.",
+        ),
+        "seed": Param(42, type="integer", title="Random seed", description="Same seed, same data."),
+        "scale": Param(
+            "demo",
+            enum=list(SCALES),
+            title="Scale",
+            description="demo: catalogue x 5 warehouses; S: 200 x 5; M: 2,000 x 20.",
+        ),
+    },
+)
+def simulate_retail_history():
+    @task(outlets=[RAW_LAYER])
+    def simulate_history(params=None, logical_date=None) -> dict:
+        from include.inventory import db, simulation
+
+        windows = simulation.day_windows(logical_date, int(params["days"]))
+        conn = db.airflow_connection()
+        try:
+            simulation.check_no_overlap(conn, windows[0][0], windows[-1][1], timedelta(days=1))
+
+            def progress(done, total, result):
+                if done == total or done % 10 == 0:
+                    print(f"[{done}/{total}] {result.summary()}")
+
+            results = simulation.run_windows(conn, sim_config(params["scale"], params["seed"]), windows, progress)
+        finally:
+            conn.close()
+        totals: dict[str, int] = {}
+        for r in results:
+            for table, n in r.row_counts.items():
+                totals[table] = totals.get(table, 0) + n
+        print(f"simulated {len(results)} days {windows[0][0]:%Y-%m-%d} .. {windows[-1][1]:%Y-%m-%d}: {totals}")
+        return totals
+
+    upsert_products(fetch_catalogue()) >> ensure_master_data() >> simulate_history()
+
+
+simulate_retail_history()

@@ -1,0 +1,90 @@
+"""Airflow tasks shared by the ingest DAGs (the every-minute one and the history one).
+
+Each task is a thin wrapper: it reads its Variables at run time, opens the `warehouse_db` connection and calls
+the plain functions in catalogue.py and simulation.py, which tests call directly.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import Asset, task
+
+from include.inventory import config
+
+# The raw layer as an Airflow Asset: the analytics DAG is scheduled on it.
+RAW_LAYER = Asset(name="inventory_raw_layer", uri="x-inventory://warehouse_db/raw")
+
+SCALES = {
+    # name: (locations, warehouses, suppliers, products; 0 = the catalogue as it is)
+    "demo": (3, 5, 8, 0),
+    "S": (5, 5, 20, 200),
+    "M": (10, 20, 50, 2000),
+}
+
+
+def sim_config(scale: str | None = None, seed: int | None = None):
+    """SimConfig from the Variables, or from a named scale preset (the history DAG's param)."""
+    from include.inventory.simulation import SimConfig
+
+    if scale:
+        locations, warehouses, suppliers, _ = SCALES[scale]
+    else:
+        locations = int(config.setting("sim_locations"))
+        warehouses = int(config.setting("sim_warehouses"))
+        suppliers = int(config.setting("sim_suppliers"))
+    return SimConfig(
+        seed=int(seed if seed is not None else config.setting("sim_seed")),
+        locations=locations,
+        warehouses=warehouses,
+        suppliers=suppliers,
+        shrinkage_per_pair_day=float(config.setting("sim_shrinkage_rate")),
+    )
+
+
+def _product_count(scale: str | None) -> int:
+    return SCALES[scale][3] if scale else int(config.setting("sim_products"))
+
+
+@task
+def fetch_catalogue() -> dict:
+    """The dummyjson catalogue, or the shipped snapshot (with a WARNING saying why) when the API fails."""
+    from include.inventory.catalogue import DummyJsonClient, SnapshotCatalogue, fetch_with_fallback
+
+    client = DummyJsonClient(
+        config.setting("dummyjson_base_url"), timeout=float(config.setting("dummyjson_timeout_seconds"))
+    )
+    products, source = fetch_with_fallback(client, SnapshotCatalogue())
+    print(f"fetched {len(products)} catalogue records from the {source}")
+    return {"products": products, "source": source}
+
+
+@task
+def upsert_products(payload: dict, data_interval_start=None, params=None) -> str:
+    """Validate and map the records, quarantine the bad ones, upsert the rest (one batch)."""
+    from include.inventory import db
+    from include.inventory.catalogue import load_catalogue_records
+
+    batch_id = f"catalogue-{data_interval_start:%Y%m%dT%H%M%SZ}"
+    conn = db.airflow_connection()
+    try:
+        result = load_catalogue_records(
+            conn, payload["products"], payload["source"], batch_id, _product_count((params or {}).get("scale"))
+        )
+    finally:
+        conn.close()
+    return result.summary()
+
+
+@task
+def ensure_master_data(params=None) -> str:
+    """Locations, warehouses, suppliers and product-supplier links: created once, extended when scaled up."""
+    from include.inventory import db, simulation
+
+    params = params or {}
+    conn = db.airflow_connection()
+    try:
+        result = simulation.ensure_master_data(conn, sim_config(params.get("scale"), params.get("seed")))
+    finally:
+        conn.close()
+    summary = result.summary() if result else "master data already in place"
+    print(summary)
+    return summary

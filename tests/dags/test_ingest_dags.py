@@ -1,0 +1,119 @@
+"""The ingest DAGs end to end through dag.test(): real Airflow, real PostgreSQL, a real HTTP server for the API."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+from include.inventory.catalogue import SNAPSHOT_PATH
+
+DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
+FACTS = ("raw.product_sales", "raw.purchase_orders", "raw.stock_receipts", "raw.inventory", "sim.shrinkage_events")
+
+
+@pytest.fixture(scope="module")
+def dummyjson_server():
+    """A real HTTP server standing in for dummyjson: /products with limit and skip over the snapshot."""
+    products = json.loads(Path(SNAPSHOT_PATH).read_text())["products"]
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's naming
+            query = parse_qs(urlparse(self.path).query)
+            limit, skip = int(query.get("limit", ["30"])[0]), int(query.get("skip", ["0"])[0])
+            page = products[skip : skip + limit] if limit else products[skip:]
+            body = json.dumps({"products": page, "total": len(products), "skip": skip, "limit": len(page)}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+def load_dag(dag_id: str):
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(DAGS_DIR / f"{dag_id}.py"))
+    assert not bag.import_errors
+    return bag.dags[dag_id]
+
+
+def counts(conn) -> dict[str, int]:
+    out = {}
+    with conn.cursor() as cur:
+        for table in FACTS:
+            cur.execute(f"SELECT count(*) FROM {table}")
+            out[table] = cur.fetchone()[0]
+    conn.rollback()
+    return out
+
+
+def rows(conn, table: str, key: str) -> list[tuple]:
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT * FROM {table}")
+        names = [d.name for d in cur.description]
+        data = sorted(tuple(v for n, v in zip(names, r, strict=True) if n != key) for r in cur.fetchall())
+    conn.rollback()
+    return data
+
+
+def test_history_then_minute_runs_are_idempotent(airflow_db, fresh_schema, dummyjson_server, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_VAR_DUMMYJSON_BASE_URL", dummyjson_server)
+    conn = fresh_schema
+    day = datetime(2026, 4, 10, 12, 0, tzinfo=UTC)
+
+    run = load_dag("simulate_retail_history").test(logical_date=day, run_conf={"days": 3, "seed": 5})
+    assert run.state == "success"
+    after_history = counts(conn)
+    assert after_history["raw.product_sales"] > 0 and after_history["raw.inventory"] >= 194 * 5 * 3
+    with conn.cursor() as cur:
+        cur.execute("SELECT source, status FROM raw.ingest_batches WHERE kind = 'catalogue'")
+        assert cur.fetchall() == [("api", "success")]  # the real client read our HTTP server
+        cur.execute("SELECT count(*) FROM raw.products")
+        assert cur.fetchone()[0] == 194
+    conn.rollback()
+
+    minute = load_dag("insert_fake_inventory_dag")
+    run = minute.test(logical_date=day)
+    assert run.state == "success"
+    interval = (run.data_interval_start, run.data_interval_end)
+    assert interval[1] - interval[0] == timedelta(minutes=1)
+    once = {t: rows(conn, t, k) for t, k in (("raw.product_sales", "sale_id"), ("raw.inventory", "inventory_id"))}
+
+    # The same run again (what a task clear does): the batch is replaced, nothing duplicated.
+    run = load_dag("insert_fake_inventory_dag").test(logical_date=day)
+    assert run.state == "success"
+    twice = {t: rows(conn, t, k) for t, k in (("raw.product_sales", "sale_id"), ("raw.inventory", "inventory_id"))}
+    assert twice == once
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT count(*) FROM raw.ingest_batches WHERE kind = 'simulation' AND window_start = %s", (interval[0],)
+        )
+        assert cur.fetchone()[0] == 1
+    conn.rollback()
+
+
+def test_api_down_falls_back_to_the_snapshot(airflow_db, fresh_schema, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_VAR_DUMMYJSON_BASE_URL", "http://127.0.0.1:9")  # discard port: refused
+    monkeypatch.setenv("AIRFLOW_VAR_DUMMYJSON_TIMEOUT_SECONDS", "1")
+    run = load_dag("insert_fake_inventory_dag").test(logical_date=datetime(2026, 4, 11, 8, 0, tzinfo=UTC))
+    assert run.state == "success"
+    with fresh_schema.cursor() as cur:
+        cur.execute("SELECT source FROM raw.ingest_batches WHERE kind = 'catalogue'")
+        assert cur.fetchall() == [("snapshot",)]
+        cur.execute("SELECT count(*) FROM raw.products")
+        assert cur.fetchone()[0] == 194
+    fresh_schema.rollback()
