@@ -1,0 +1,39 @@
+"""Every Variable the code reads is declared once, documented, and in airflow_settings.yaml."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+from include.inventory.config import SETTINGS
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _read_keys() -> set[str]:
+    pattern = re.compile(r"""setting\(\s*["']([a-z0-9_]+)["']""")
+    keys = set()
+    for path in [*ROOT.glob("dags/*.py"), *ROOT.glob("include/inventory/*.py")]:
+        keys |= set(pattern.findall(path.read_text()))
+    return keys
+
+
+def test_code_reads_only_declared_variables():
+    read = _read_keys()
+    assert read, "expected the tasks to read Variables through config.setting()"
+    assert read <= set(SETTINGS), f"undeclared Variables: {read - set(SETTINGS)}"
+
+
+def test_every_variable_is_documented_and_in_airflow_settings():
+    docs = (ROOT / "docs" / "configuration.md").read_text()
+    settings = yaml.safe_load((ROOT / "airflow_settings.yaml").read_text())["airflow"]
+    declared = {v["variable_name"]: str(v["variable_value"]) for v in settings["variables"]}
+    for key, s in SETTINGS.items():
+        assert f"`{key}`" in docs, f"{key} missing from docs/configuration.md"
+        assert declared.get(key) == s.default, (
+            f"airflow_settings.yaml: {key}={declared.get(key)!r}, default {s.default!r}"
+        )
+    conn_ids = {c["conn_id"] for c in settings["connections"]}
+    assert conn_ids == {"warehouse_db", "spark_default", "smtp_default"}
