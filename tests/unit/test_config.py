@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _read_keys() -> set[str]:
-    pattern = re.compile(r"""setting\(\s*["']([a-z0-9_]+)["']""")
+    # config.setting("key") in Python, {{ var.value.get('key', ...) }} in templated operator arguments.
+    pattern = re.compile(r"""(?:setting|var\.value\.get)\(\s*["']([a-z0-9_]+)["']""")
     keys = set()
     for path in [*ROOT.glob("dags/*.py"), *ROOT.glob("include/inventory/*.py")]:
         keys |= set(pattern.findall(path.read_text()))
@@ -22,8 +23,15 @@ def _read_keys() -> set[str]:
 
 def test_code_reads_only_declared_variables():
     read = _read_keys()
-    assert read, "expected the tasks to read Variables through config.setting()"
+    assert {"low_stock_threshold", "spark_jdbc_jar", "sim_seed"} <= read
     assert read <= set(SETTINGS), f"undeclared Variables: {read - set(SETTINGS)}"
+
+
+def test_templated_defaults_equal_the_declared_ones():
+    pattern = re.compile(r"""var\.value\.get\(\s*'([a-z0-9_]+)'\s*,\s*'([^']*)'\s*\)""")
+    for path in ROOT.glob("dags/*.py"):
+        for key, default in pattern.findall(path.read_text()):
+            assert SETTINGS[key].default == default, f"{path.name}: {key} defaults to {default!r}"
 
 
 def test_every_variable_is_documented_and_in_airflow_settings():

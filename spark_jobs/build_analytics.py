@@ -1,0 +1,209 @@
+"""spark-submit application: build every analytics table as of one instant and write them to `staging`.
+
+One application builds all the tables, so the JVM starts once per cycle. `main` only wires: arguments, the
+session, the reads, `build_tables` (pure: DataFrames in, DataFrames out) and the writes. The publish step
+(an Airflow task) checks staging and swaps the tables into `analytics` in one transaction.
+
+    spark-submit --jars postgresql.jar spark_jobs/build_analytics.py --as-of 2026-11-23T12:00:00+00:00 \
+        --run-id manual-1 [--from-date 2026-11-20] [--low-stock-threshold 50] ...
+
+Fact tables (`fact_daily_sales`, `fact_inventory_reconciliation`) are incremental: with --from-date only the
+days from that date on are written (and replaced by the publish step); every other table is rebuilt whole.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+if __package__ in (None, ""):  # run by spark-submit as a file: make the spark_jobs package importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from pyspark.sql import DataFrame, SparkSession  # noqa: E402
+from pyspark.sql import functions as F  # noqa: E402
+
+from spark_jobs import schemas, transforms  # noqa: E402
+from spark_jobs.jobio import MANIFEST_TABLE, Warehouse, read_partitioned, read_query, write_staging  # noqa: E402
+
+INCREMENTAL_TABLES = ("fact_daily_sales", "fact_inventory_reconciliation")
+# Published table name -> its schema in spark_jobs.schemas (named after the transform that makes it).
+SCHEMA_OF = {
+    "current_stock": "current_stock",
+    "low_stock_data": "low_stock",
+    "inventory_aging": "inventory_aging",
+    "dim_products": "dim_products",
+    "fact_daily_sales": "fact_daily_sales",
+    "fact_inventory_reconciliation": "daily_reconciliation",
+    "product_inventory_metrics": "product_inventory_metrics",
+    "kpi_inventory_summary": "kpi_inventory_summary",
+    "low_stock_by_warehouse": "low_stock_by_warehouse",
+    "sales_daily": "sales_daily",
+    "kpi_sales_summary": "kpi_sales_summary",
+    "top_products": "top_products",
+    "sales_by_warehouse": "sales_by_warehouse",
+}
+
+
+@dataclass(frozen=True)
+class Params:
+    as_of: datetime
+    run_id: str
+    from_date: date | None = None
+    low_stock_threshold: int = 50
+    demand_window_days: int = 30
+    overstock_days: int = 90
+    aging_threshold_days: int = 90
+    period_days: int = 30
+    read_partitions: int = 2
+
+
+def parse_args(argv: list[str] | None = None) -> Params:
+    parser = argparse.ArgumentParser(description="Build the analytics tables into staging.")
+    parser.add_argument("--as-of", required=True, type=datetime.fromisoformat)
+    parser.add_argument("--run-id", required=True)
+    parser.add_argument("--from-date", default="", help="incremental: write fact days from this date (YYYY-MM-DD)")
+    for name, default in (
+        ("low-stock-threshold", 50),
+        ("demand-window-days", 30),
+        ("overstock-days", 90),
+        ("aging-threshold-days", 90),
+        ("period-days", 30),
+        ("read-partitions", 2),
+    ):
+        parser.add_argument(f"--{name}", type=int, default=default)
+    a = parser.parse_args(argv)
+    if a.as_of.tzinfo is None:
+        parser.error("--as-of needs a time zone offset, e.g. 2026-11-23T12:00:00+00:00")
+    return Params(
+        as_of=a.as_of.astimezone(UTC),
+        run_id=a.run_id,
+        from_date=date.fromisoformat(a.from_date) if a.from_date else None,
+        low_stock_threshold=a.low_stock_threshold,
+        demand_window_days=a.demand_window_days,
+        overstock_days=a.overstock_days,
+        aging_threshold_days=a.aging_threshold_days,
+        period_days=a.period_days,
+        read_partitions=a.read_partitions,
+    )
+
+
+def build_tables(raw: dict[str, DataFrame], p: Params) -> dict[str, DataFrame]:
+    """Every analytics table from the raw inputs. Pure: the same inputs and params give the same tables."""
+    t = transforms
+    counts, sales, receipts = raw["counts"], raw["sales"], raw["receipts"]
+    products, warehouses, locations = raw["products"], raw["warehouses"], raw["locations"]
+
+    stock = t.current_stock(counts, products, warehouses, locations, sales, p.as_of).cache()
+    demand = t.average_daily_demand(sales, p.as_of, p.demand_window_days)
+    low = t.low_stock(stock, demand, products, p.low_stock_threshold).cache()
+    aging = t.inventory_aging(stock, receipts, t.first_counts(counts, p.as_of), p.as_of, p.aging_threshold_days)
+    aging = aging.cache()
+    daily_sales = t.fact_daily_sales(sales, p.as_of).cache()
+    reconciliation = t.daily_reconciliation(counts, sales, receipts, products, p.as_of).cache()
+    metrics = t.product_inventory_metrics(
+        stock, demand, daily_sales, reconciliation, products, p.as_of, p.demand_window_days, p.overstock_days
+    ).cache()
+    by_day = t.sales_daily(daily_sales)
+    tables = {
+        "current_stock": stock,
+        "low_stock_data": low,
+        "inventory_aging": aging,
+        "dim_products": t.dim_products(products),
+        "fact_daily_sales": daily_sales,
+        "fact_inventory_reconciliation": reconciliation,
+        "product_inventory_metrics": metrics,
+        "kpi_inventory_summary": t.kpi_inventory_summary(stock, aging, metrics, low, p.aging_threshold_days),
+        "low_stock_by_warehouse": t.low_stock_by_warehouse(low),
+        "sales_daily": by_day,
+        "kpi_sales_summary": t.kpi_sales_summary(by_day, p.as_of, p.period_days),
+        "top_products": t.top_products(daily_sales, products, p.as_of, p.period_days),
+        "sales_by_warehouse": t.sales_by_warehouse(daily_sales, warehouses, locations, p.as_of, p.period_days),
+    }
+    if p.from_date is not None:  # fact tables: only the days that changed are written
+        for name in INCREMENTAL_TABLES:
+            tables[name] = tables[name].where(F.col("date_key") >= F.lit(p.from_date))
+    return tables
+
+
+def read_raw(spark: SparkSession, db: Warehouse, p: Params) -> dict[str, DataFrame]:
+    """The raw inputs as of p.as_of (events after it are not read at all)."""
+    at = f"'{p.as_of.isoformat()}'::timestamptz"
+    s = schemas
+    return {
+        "products": read_query(spark, db, "SELECT * FROM raw.products", s.PRODUCTS),
+        "warehouses": read_query(spark, db, "SELECT * FROM raw.warehouse", s.WAREHOUSES),
+        "locations": read_query(spark, db, "SELECT * FROM raw.warehouse_locations", s.LOCATIONS),
+        "counts": read_partitioned(
+            spark,
+            db,
+            f"SELECT inventory_id, product_id, warehouse_id, quantity, count_type, counted_at FROM raw.inventory "
+            f"WHERE counted_at <= {at}",
+            s.COUNTS,
+            "inventory_id",
+            p.read_partitions,
+        ).cache(),
+        "sales": read_partitioned(
+            spark,
+            db,
+            f"SELECT sale_id, product_id, warehouse_id, units_sold, unit_price, total_revenue, sale_date "
+            f"FROM raw.product_sales WHERE sale_date <= {at}",
+            s.SALES,
+            "sale_id",
+            p.read_partitions,
+        ).cache(),
+        "receipts": read_query(spark, db, f"SELECT * FROM raw.stock_receipts WHERE received_at <= {at}", s.RECEIPTS),
+    }
+
+
+def write_manifest(spark: SparkSession, db: Warehouse, p: Params, refreshed_at: datetime) -> None:
+    """What this run wrote to staging; the publish step follows it (and refuses a manifest of another run)."""
+    rows = [
+        (
+            name,
+            ",".join(schemas.OUTPUT_KEYS[SCHEMA_OF[name]]),
+            "days" if name in INCREMENTAL_TABLES and p.from_date else "all",
+            p.from_date if name in INCREMENTAL_TABLES else None,
+            p.as_of,
+            p.run_id,
+        )
+        for name in SCHEMA_OF
+    ]
+    df = spark.createDataFrame(
+        rows, "table_name string, key_columns string, scope string, from_date date, as_of timestamp, run_id string"
+    )
+    write_staging(db, df, MANIFEST_TABLE.split(".", 1)[1], refreshed_at)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = parse_args(argv)
+    began = time.monotonic()
+    spark = (
+        SparkSession.builder.appName(f"build_inventory_analytics {p.run_id}")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", "4")
+        .getOrCreate()
+    )
+    db = Warehouse.from_env()
+    refreshed_at = datetime.now(UTC)
+    tables = build_tables(read_raw(spark, db, p), p)
+    for name, df in tables.items():
+        step = time.monotonic()
+        write_staging(db, df, name, refreshed_at)
+        print(f"build_analytics: staging.{name} written in {time.monotonic() - step:.1f}s", flush=True)
+    write_manifest(spark, db, p, refreshed_at)
+    scope = f"fact days from {p.from_date}" if p.from_date else "full rebuild"
+    print(
+        f"build_analytics: {len(tables)} tables as of {p.as_of.isoformat()} ({scope}) in "
+        f"{time.monotonic() - began:.1f}s",
+        flush=True,
+    )
+    spark.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

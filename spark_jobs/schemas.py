@@ -1,0 +1,319 @@
+"""Named schemas for every table the Spark jobs read or write; tests and the publish code share them.
+
+Inputs mirror `sql/ddl/020_raw.sql` (only the columns the transforms use; a NOT NULL column is non-nullable).
+Outputs are keyed by table name, which is also the name of the transform in `spark_jobs.transforms` that
+builds the table; `refreshed_at` is not part of them (the I/O layer adds it). `OUTPUT_KEYS` gives each output
+table's unique key; an empty list marks a single-row table. docs/metrics.md describes every output column.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql.types import (
+    BooleanType,
+    DataType,
+    DateType,
+    DecimalType,
+    IntegerType,
+    LongType,
+    StringType,
+    StructField,
+    StructType,
+    TimestampType,
+)
+
+# Column types used across the layer, named once.
+PRICE = DecimalType(12, 2)  # a unit price or cost: numeric(12,2) in raw
+LINE_AMOUNT = DecimalType(14, 2)  # raw.product_sales.total_revenue: numeric(14,2)
+MONEY = DecimalType(18, 2)  # every computed amount of money (sums, stock values, averages)
+DEMAND = DecimalType(12, 4)  # units per day
+DEMAND_TOTAL = DecimalType(18, 4)  # a sum of units per day over many pairs
+DAYS = DecimalType(12, 2)  # a duration in days (cover, weighted age)
+RATIO = DecimalType(12, 4)  # a turnover ratio
+PERCENT = DecimalType(18, 2)  # a growth percentage (unbounded: the previous day may have been tiny)
+QUANTITY = IntegerType()  # a stock level, as in raw.inventory.quantity
+UNITS = LongType()  # a sum of units moved, or a count of rows
+
+
+def _schema(*fields: tuple[str, DataType] | tuple[str, DataType, bool]) -> StructType:
+    """(name, type) is NOT NULL; (name, type, True) may be null."""
+    return StructType([StructField(f[0], f[1], f[2] if len(f) > 2 else False) for f in fields])
+
+
+# ------------------------------------------------------------------------------------------------ raw inputs
+
+PRODUCTS = _schema(
+    ("product_id", IntegerType()),
+    ("sku", StringType()),
+    ("product_name", StringType()),
+    ("category", StringType()),
+    ("brand", StringType(), True),
+    ("unit", StringType()),
+    ("cost_price", PRICE),
+    ("selling_price", PRICE),
+    ("lead_time", IntegerType()),
+)
+
+WAREHOUSES = _schema(
+    ("warehouse_id", IntegerType()),
+    ("warehouse_name", StringType()),
+    ("location_id", IntegerType()),
+    ("capacity", IntegerType()),
+)
+
+LOCATIONS = _schema(
+    ("location_id", IntegerType()),
+    ("location_name", StringType()),
+    ("city", StringType()),
+    ("state", StringType(), True),
+    ("country", StringType()),
+)
+
+COUNTS = _schema(  # raw.inventory
+    ("product_id", IntegerType()),
+    ("warehouse_id", IntegerType()),
+    ("quantity", QUANTITY),
+    ("count_type", StringType()),
+    ("counted_at", TimestampType()),
+)
+
+SALES = _schema(  # raw.product_sales
+    ("product_id", IntegerType()),
+    ("warehouse_id", IntegerType()),
+    ("units_sold", IntegerType()),
+    ("unit_price", PRICE),
+    ("total_revenue", LINE_AMOUNT),
+    ("sale_date", TimestampType()),
+)
+
+RECEIPTS = _schema(  # raw.stock_receipts
+    ("order_id", StringType()),
+    ("product_id", IntegerType()),
+    ("warehouse_id", IntegerType()),
+    ("supplier_id", IntegerType()),
+    ("quantity", IntegerType()),
+    ("unit_cost", PRICE),
+    ("ordered_at", TimestampType()),
+    ("received_at", TimestampType()),
+)
+
+# The earliest count of each pair (the opening stock inventory_aging falls back to): `transforms.first_counts`.
+FIRST_COUNTS = _schema(
+    ("product_id", IntegerType()),
+    ("warehouse_id", IntegerType()),
+    ("counted_at", TimestampType()),
+)
+
+# The DDL table each input mirrors (a unit test holds the schemas to the DDL's names and types).
+RAW_TABLES: dict[str, StructType] = {
+    "raw.products": PRODUCTS,
+    "raw.warehouse": WAREHOUSES,
+    "raw.warehouse_locations": LOCATIONS,
+    "raw.inventory": COUNTS,
+    "raw.product_sales": SALES,
+    "raw.stock_receipts": RECEIPTS,
+}
+
+# ------------------------------------------------------------------------------------------------ outputs
+
+CURRENT_STOCK = _schema(
+    ("product_id", IntegerType()),
+    ("sku", StringType()),
+    ("product_name", StringType()),
+    ("category", StringType()),
+    ("cost_price", PRICE),
+    ("selling_price", PRICE),
+    ("warehouse_id", IntegerType()),
+    ("warehouse_name", StringType()),
+    ("location_id", IntegerType()),
+    ("location_name", StringType()),
+    ("quantity", QUANTITY),
+    ("counted_at", TimestampType()),
+    ("units_sold", UNITS),
+    ("revenue", MONEY),
+    ("stock_value", MONEY),
+)
+
+AVERAGE_DAILY_DEMAND = _schema(
+    ("product_id", IntegerType()),
+    ("warehouse_id", IntegerType()),
+    ("avg_daily_demand", DEMAND),
+    ("window_units", UNITS),  # exact numerator: low_stock and the dashboards compute from it, not the rounded rate
+    ("window_days", IntegerType()),
+)
+
+LOW_STOCK = StructType(
+    CURRENT_STOCK.fields
+    + _schema(
+        ("avg_daily_demand", DEMAND),
+        ("lead_time", IntegerType()),
+        ("reorder_point", IntegerType()),
+        ("suggested_order_qty", IntegerType()),
+        ("days_of_cover", DAYS, True),
+        ("is_stock_out", BooleanType()),
+    ).fields
+)
+
+INVENTORY_AGING = _schema(
+    ("product_id", IntegerType()),
+    ("warehouse_id", IntegerType()),
+    ("sku", StringType()),
+    ("product_name", StringType()),
+    ("bucket", StringType()),
+    ("bucket_order", IntegerType()),
+    ("units", QUANTITY),
+    ("value", MONEY),
+    ("unit_age_days_sum", UNITS),
+    ("aging_threshold_days", IntegerType()),
+    ("aged_units", QUANTITY),
+    ("aged_value", MONEY),
+)
+
+DIM_PRODUCTS = _schema(
+    ("product_id", IntegerType()),
+    ("sku", StringType()),
+    ("product_name", StringType()),
+    ("category", StringType()),
+    ("brand", StringType(), True),
+    ("unit", StringType()),
+    ("cost_price", PRICE),
+    ("selling_price", PRICE),
+    ("lead_time", IntegerType()),
+)
+
+FACT_DAILY_SALES = _schema(
+    ("date_key", DateType()),
+    ("product_id", IntegerType()),
+    ("warehouse_id", IntegerType()),
+    ("units", UNITS),
+    ("revenue", MONEY),
+    ("transactions", UNITS),
+)
+
+DAILY_RECONCILIATION = _schema(
+    ("date_key", DateType()),
+    ("sku", StringType()),
+    ("product_id", IntegerType()),
+    ("warehouse_id", IntegerType()),
+    ("product_name", StringType()),
+    ("opening_stock", QUANTITY),
+    ("quantity_sold", UNITS),
+    ("quantity_received", UNITS),
+    ("expected_closing_stock", UNITS),
+    ("actual_closing_stock", QUANTITY),
+    ("discrepancy_amount", UNITS),
+    ("discrepancy_value", MONEY),
+)
+
+PRODUCT_INVENTORY_METRICS = _schema(
+    ("product_id", IntegerType()),
+    ("warehouse_id", IntegerType()),
+    ("sku", StringType()),
+    ("product_name", StringType()),
+    ("category", StringType()),
+    ("warehouse_name", StringType()),
+    ("on_hand", QUANTITY),
+    ("stock_value", MONEY),
+    ("avg_daily_demand", DEMAND),
+    ("coverage_days", DAYS, True),
+    ("is_overstock", BooleanType()),
+    ("cogs", MONEY),
+    ("avg_inventory_value", MONEY, True),
+    ("turnover", RATIO, True),
+    ("consumption_value", MONEY),
+    ("abc_class", StringType()),
+)
+
+KPI_INVENTORY_SUMMARY = _schema(
+    ("total_units", UNITS),
+    ("unique_products", UNITS),
+    ("stock_value", MONEY),
+    ("inventory_turnover", RATIO, True),
+    ("weighted_aging_days", DAYS, True),
+    ("aging_units", UNITS),
+    ("aging_value", MONEY),
+    ("avg_price_aging_stock", MONEY, True),
+    ("overstock_products", UNITS),
+    ("low_stock_products", UNITS),
+    ("avg_daily_demand", DEMAND_TOTAL),
+)
+
+LOW_STOCK_BY_WAREHOUSE = _schema(
+    ("warehouse_id", IntegerType()),
+    ("warehouse_name", StringType()),
+    ("location_name", StringType()),
+    ("low_stock_products", UNITS),
+    ("stock_out_products", UNITS),
+    ("suggested_order_units", UNITS),
+)
+
+SALES_DAILY = _schema(
+    ("date_key", DateType()),
+    ("units", UNITS),
+    ("revenue", MONEY),
+    ("transactions", UNITS),
+    ("revenue_growth_pct", PERCENT, True),
+)
+
+KPI_SALES_SUMMARY = _schema(
+    ("wtd_revenue", MONEY),
+    ("wtd_units", UNITS),
+    ("avg_daily_sales", MONEY),
+    ("total_revenue", MONEY),
+    ("total_units", UNITS),
+    ("dod_growth_pct", PERCENT, True),
+)
+
+TOP_PRODUCTS = _schema(
+    ("product_id", IntegerType()),
+    ("sku", StringType()),
+    ("product_name", StringType()),
+    ("category", StringType()),
+    ("units", UNITS),
+    ("revenue", MONEY),
+    ("rank_by_revenue", IntegerType()),
+    ("rank_by_units", IntegerType()),
+)
+
+SALES_BY_WAREHOUSE = _schema(
+    ("warehouse_id", IntegerType()),
+    ("warehouse_name", StringType()),
+    ("location_id", IntegerType()),
+    ("location_name", StringType()),
+    ("units", UNITS),
+    ("revenue", MONEY),
+)
+
+OUTPUTS: dict[str, StructType] = {
+    "current_stock": CURRENT_STOCK,
+    "average_daily_demand": AVERAGE_DAILY_DEMAND,
+    "low_stock": LOW_STOCK,
+    "inventory_aging": INVENTORY_AGING,
+    "dim_products": DIM_PRODUCTS,
+    "fact_daily_sales": FACT_DAILY_SALES,
+    "daily_reconciliation": DAILY_RECONCILIATION,
+    "product_inventory_metrics": PRODUCT_INVENTORY_METRICS,
+    "kpi_inventory_summary": KPI_INVENTORY_SUMMARY,
+    "low_stock_by_warehouse": LOW_STOCK_BY_WAREHOUSE,
+    "sales_daily": SALES_DAILY,
+    "kpi_sales_summary": KPI_SALES_SUMMARY,
+    "top_products": TOP_PRODUCTS,
+    "sales_by_warehouse": SALES_BY_WAREHOUSE,
+}
+
+_PAIR = ("product_id", "warehouse_id")
+OUTPUT_KEYS: dict[str, list[str]] = {
+    "current_stock": [*_PAIR],
+    "average_daily_demand": [*_PAIR],
+    "low_stock": [*_PAIR],
+    "inventory_aging": [*_PAIR, "bucket_order"],
+    "dim_products": ["product_id"],
+    "fact_daily_sales": ["date_key", *_PAIR],
+    "daily_reconciliation": ["date_key", *_PAIR],
+    "product_inventory_metrics": [*_PAIR],
+    "kpi_inventory_summary": [],
+    "low_stock_by_warehouse": ["warehouse_id"],
+    "sales_daily": ["date_key"],
+    "kpi_sales_summary": [],
+    "top_products": ["product_id"],
+    "sales_by_warehouse": ["warehouse_id"],
+}

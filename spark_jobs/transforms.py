@@ -1,0 +1,595 @@
+"""Pure transforms for the analytics layer: DataFrames in, one DataFrame out, no I/O and no SparkSession.
+
+Conventions shared by every function (docs/metrics.md describes each output column):
+
+- `as_of` is a timezone-aware datetime; only events at or before it count. A day is a UTC calendar date,
+  computed from the instant itself, so the result does not depend on the session time zone.
+- Money is decimal throughout, never double. A ratio is computed from exact (unrounded) operands with integer
+  arithmetic and rounded once, half up: Spark's own decimal division rounds at 6+ places first, and rounding
+  that again to the cent can be off by one (0.0049996 -> 0.005000 -> 0.01).
+- Every output is selected through its schema in `spark_jobs.schemas.OUTPUTS`, so names, order and types
+  cannot drift from what tests and the publish step expect.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+from pyspark.sql.types import DecimalType
+
+from spark_jobs.schemas import OUTPUTS
+
+PAIR = ["product_id", "warehouse_id"]
+MICROS_PER_DAY = 86_400_000_000
+AGING_BUCKETS = (("0-30 Days", 1), ("31-60 Days", 2), ("61-90 Days", 3), ("90+ Days", 4))
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_WHOLE = DecimalType(38, 0)  # exact integer arithmetic beyond the range of a long
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+
+
+def _micros(moment: datetime) -> int:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"as_of must be timezone-aware, got {moment!r}")
+    return (moment - _EPOCH) // timedelta(microseconds=1)
+
+
+def _instant(moment: datetime) -> Column:
+    """A timestamp literal built from epoch microseconds: exact, and independent of the session time zone."""
+    return F.timestamp_micros(F.lit(_micros(moment)))
+
+
+def _utc_date(moment: datetime) -> date:
+    _micros(moment)  # validates
+    return moment.astimezone(UTC).date()
+
+
+def _last_day(as_of: datetime) -> date:
+    """The last day with any time before as_of: as_of's date, or the day before when as_of is exactly midnight."""
+    return _utc_date(as_of - timedelta(microseconds=1))
+
+
+def _period(as_of: datetime, days: int) -> tuple[date, date]:
+    """The `days` calendar days ending with the last day as_of reaches into (that day included, even if partial).
+
+    An as_of of exactly 00:00 ends the previous day: the new day has no time in the period yet.
+    """
+    if days < 1:
+        raise ValueError(f"a period needs at least one day, got {days}")
+    last = _last_day(as_of)
+    return last - timedelta(days=days - 1), last
+
+
+def _midnight(day: date) -> Column:
+    return _instant(datetime.combine(day, time(), UTC))
+
+
+def _floor_div(num: Column, den: Column) -> Column:
+    """floor(num / den) for whole numbers, den > 0, exactly: the dividend is made a multiple first."""
+    n, d = num.cast(_WHOLE), den.cast(_WHOLE)
+    return ((n - F.pmod(n, d)) / d).cast(_WHOLE)
+
+
+def _ceil_div(num: Column, den: Column) -> Column:
+    return -_floor_div(-num.cast(_WHOLE), den)
+
+
+def _day_of(micros: Column) -> Column:
+    """The UTC date of an instant given as epoch microseconds."""
+    return F.date_from_unix_date(_floor_div(micros, F.lit(MICROS_PER_DAY)).cast("int"))
+
+
+def _utc_day(ts: Column) -> Column:
+    return _day_of(F.unix_micros(ts))
+
+
+def _first_midnight_day(ts: Column) -> Column:
+    """The date whose 00:00 UTC is the first midnight at or after ts."""
+    return F.date_add(_day_of(F.unix_micros(ts) - 1), 1)
+
+
+def _cents(money: Column) -> Column:
+    return (money * 100).cast(_WHOLE)
+
+
+def _ratio(num: Column, den: Column, scale: int) -> Column:
+    """num / den rounded half up (away from zero) to `scale` places; null when den is 0 or null.
+
+    num and den must be whole numbers (pass cents for money). Integer arithmetic: one rounding, exact.
+    """
+    n, d = num.cast(_WHOLE), den.cast(_WHOLE)
+    safe_d = F.when(d == 0, F.lit(1).cast(_WHOLE)).otherwise(F.abs(d))
+    magnitude = _floor_div(F.abs(n) * (2 * 10**scale) + safe_d, safe_d * 2)
+    signed = F.when((n < 0) != (d < 0), -magnitude).otherwise(magnitude)
+    return F.when(d != 0, (signed / 10**scale).cast(DecimalType(38, scale)))
+
+
+def _conform(df: DataFrame, table: str) -> DataFrame:
+    """The output table's columns, in its order, cast to its types."""
+    return df.select(*[F.col(f.name).cast(f.dataType).alias(f.name) for f in OUTPUTS[table].fields])
+
+
+def _sum_or_zero(column: str | Column) -> Column:
+    return F.coalesce(F.sum(column), F.lit(0))
+
+
+# ------------------------------------------------------------------------------------------------ stock
+
+
+def first_counts(counts: DataFrame, as_of: datetime) -> DataFrame:
+    """product_id, warehouse_id, counted_at of each pair's earliest count at or before as_of (its opening stock)."""
+    return (
+        counts.where(F.col("counted_at") <= _instant(as_of)).groupBy(*PAIR).agg(F.min("counted_at").alias("counted_at"))
+    )
+
+
+def current_stock(
+    counts: DataFrame,
+    products: DataFrame,
+    warehouses: DataFrame,
+    locations: DataFrame,
+    sales: DataFrame,
+    as_of: datetime,
+) -> DataFrame:
+    """Each counted product x warehouse: its latest count at or before as_of, lifetime sales and stock value."""
+    cutoff = _instant(as_of)
+    latest = (
+        counts.where(F.col("counted_at") <= cutoff)
+        .groupBy(*PAIR)
+        # Two counts at the same instant hold the same quantity (count types differ only), so any will do.
+        .agg(F.max_by("quantity", "counted_at").alias("quantity"), F.max("counted_at").alias("counted_at"))
+    )
+    sold = (
+        sales.where(F.col("sale_date") <= cutoff)
+        .groupBy(*PAIR)
+        .agg(F.sum("units_sold").alias("units_sold"), F.sum("total_revenue").alias("revenue"))
+    )
+    stock = (
+        latest.join(
+            products.select("product_id", "sku", "product_name", "category", "cost_price", "selling_price"),
+            "product_id",
+        )
+        .join(warehouses.select("warehouse_id", "warehouse_name", "location_id"), "warehouse_id")
+        .join(locations.select("location_id", "location_name"), "location_id")
+        .join(sold, PAIR, "left")
+        .withColumn("units_sold", F.coalesce("units_sold", F.lit(0)))
+        .withColumn("revenue", F.coalesce("revenue", F.lit(0)))
+        .withColumn("stock_value", F.col("quantity") * F.col("cost_price"))
+    )
+    return _conform(stock, "current_stock")
+
+
+def average_daily_demand(sales: DataFrame, as_of: datetime, window_days: int) -> DataFrame:
+    """Units sold in the rolling window (as_of - window_days, as_of], per day; pairs with a sale in it only.
+
+    `window_units` and `window_days` travel with the rate so that reorder points and cover are computed from
+    the exact fraction, not from the rate rounded to 4 places (ceil(6.6667 * 3) is 21, ceil(20 / 3 * 3) is 20).
+    """
+    if window_days < 1:
+        raise ValueError(f"window_days must be at least 1, got {window_days}")
+    demand = (
+        sales.where(
+            (F.col("sale_date") > _instant(as_of - timedelta(days=window_days)))
+            & (F.col("sale_date") <= _instant(as_of))
+        )
+        .groupBy(*PAIR)
+        .agg(F.sum("units_sold").alias("window_units"))
+        .withColumn("window_days", F.lit(window_days))
+        .withColumn("avg_daily_demand", _ratio(F.col("window_units"), F.lit(window_days), 4))
+    )
+    return _conform(demand, "average_daily_demand")
+
+
+def _with_demand(stock: DataFrame, demand: DataFrame) -> DataFrame:
+    """Left-join the demand; a pair without a row sold nothing in the window (rate 0)."""
+    return (
+        stock.join(
+            demand.select(*PAIR, "avg_daily_demand", "window_units", F.col("window_days").alias("demand_days")),
+            PAIR,
+            "left",
+        )
+        .withColumn("avg_daily_demand", F.coalesce("avg_daily_demand", F.lit(0)))
+        .withColumn("window_units", F.coalesce("window_units", F.lit(0)))
+        .withColumn("demand_days", F.coalesce("demand_days", F.lit(1)))
+    )
+
+
+def low_stock(
+    current_stock: DataFrame,
+    demand: DataFrame,
+    products: DataFrame,
+    threshold: int,
+    safety_days: int = 3,
+    cover_days: int = 30,
+) -> DataFrame:
+    """Pairs at or under the threshold, with their reorder point and an order that covers `cover_days` more.
+
+    With demand d = window_units / window_days: reorder_point = ceil(d * (lead_time + safety_days)) and
+    suggested_order_qty = max(0, reorder_point + ceil(d * cover_days) - quantity), which equals
+    ceil(reorder_point + d * cover_days - quantity) because reorder_point and quantity are whole.
+    """
+    units, days, quantity = F.col("window_units"), F.col("demand_days"), F.col("quantity")
+    low = (
+        _with_demand(current_stock.where(quantity <= threshold), demand)
+        .join(products.select("product_id", "lead_time"), "product_id")
+        .withColumn("reorder_point", _ceil_div(units * (F.col("lead_time") + safety_days), days))
+        .withColumn(
+            "suggested_order_qty",
+            F.greatest(F.lit(0), F.col("reorder_point") + _ceil_div(units * cover_days, days) - quantity),
+        )
+        .withColumn("days_of_cover", _ratio(quantity * days, units, 2))
+        .withColumn("is_stock_out", quantity == 0)
+    )
+    return _conform(low, "low_stock")
+
+
+def inventory_aging(
+    current_stock: DataFrame,
+    receipts: DataFrame,
+    first_counts: DataFrame,
+    as_of: datetime,
+    aging_threshold_days: int = 90,
+) -> DataFrame:
+    """On-hand units by age bucket, FIFO: stock leaves oldest first, so what is left is the newest receipts.
+
+    Walking a pair's receipts (received_at <= as_of) newest first, each holds min(its quantity, on-hand units
+    not yet attributed to a newer one); whatever no receipt covers is opening stock, dated by the pair's first
+    count (by its latest count if first_counts lacks the pair). Every pair gets all four buckets, and its units
+    over them add up to its on-hand quantity. aged_units / aged_value: units older than aging_threshold_days.
+    """
+    stock = current_stock.select(
+        *PAIR, "sku", "product_name", "cost_price", F.col("quantity").alias("on_hand"), "counted_at"
+    )
+    receipt_layers = receipts.where(F.col("received_at") <= _instant(as_of)).select(
+        *PAIR, F.col("received_at").alias("layer_at"), F.col("quantity").alias("layer_units"), "order_id"
+    )
+    # The opening stock is one more layer, older than every receipt and as large as the on-hand quantity, so
+    # the same walk gives it exactly what the receipts leave uncovered.
+    opening_layers = stock.join(first_counts.select(*PAIR, F.col("counted_at").alias("first_at")), PAIR, "left").select(
+        *PAIR,
+        F.coalesce("first_at", "counted_at").alias("layer_at"),
+        F.col("on_hand").alias("layer_units"),
+        F.lit(None).cast("string").alias("order_id"),
+    )
+    newer_first = Window.partitionBy(*PAIR).orderBy(
+        F.col("order_id").isNull(), F.col("layer_at").desc(), F.col("order_id").desc()
+    )
+    newer_units = F.coalesce(
+        F.sum("layer_units").over(newer_first.rowsBetween(Window.unboundedPreceding, -1)), F.lit(0)
+    )
+    age = _floor_div(F.lit(_micros(as_of)) - F.unix_micros("layer_at"), F.lit(MICROS_PER_DAY))
+    layers = (
+        receipt_layers.unionByName(opening_layers)
+        .join(stock.select(*PAIR, "on_hand"), PAIR)
+        .select(
+            *PAIR,
+            F.greatest(F.lit(0), F.least(F.col("layer_units"), F.col("on_hand") - newer_units)).alias("units"),
+            age.alias("age"),
+        )
+        .where(F.col("units") > 0)
+    )
+    bucket_order = F.when(F.col("age") <= 30, 1).when(F.col("age") <= 60, 2).when(F.col("age") <= 90, 3).otherwise(4)
+    by_bucket = layers.groupBy(*PAIR, bucket_order.alias("bucket_order")).agg(
+        F.sum("units").alias("units"),
+        F.sum(F.col("units") * F.col("age")).alias("unit_age_days_sum"),
+        F.sum(F.when(F.col("age") > aging_threshold_days, F.col("units")).otherwise(0)).alias("aged_units"),
+    )
+    buckets = F.array(
+        *[F.struct(F.lit(label).alias("bucket"), F.lit(order).alias("bucket_order")) for label, order in AGING_BUCKETS]
+    )
+    units, aged_units = F.coalesce("units", F.lit(0)), F.coalesce("aged_units", F.lit(0))
+    aging = (
+        stock.select(*PAIR, "sku", "product_name", "cost_price", F.inline(buckets))
+        .join(by_bucket, [*PAIR, "bucket_order"], "left")
+        .select(
+            *PAIR,
+            "sku",
+            "product_name",
+            "bucket",
+            "bucket_order",
+            units.alias("units"),
+            (units * F.col("cost_price")).alias("value"),
+            F.coalesce("unit_age_days_sum", F.lit(0)).alias("unit_age_days_sum"),
+            F.lit(aging_threshold_days).alias("aging_threshold_days"),
+            aged_units.alias("aged_units"),
+            (aged_units * F.col("cost_price")).alias("aged_value"),
+        )
+    )
+    return _conform(aging, "inventory_aging")
+
+
+def dim_products(products: DataFrame) -> DataFrame:
+    """The product dimension: raw.products without the load bookkeeping."""
+    return _conform(products, "dim_products")
+
+
+# ------------------------------------------------------------------------------------------------ daily facts
+
+
+def fact_daily_sales(sales: DataFrame, as_of: datetime, from_date: date | None = None) -> DataFrame:
+    """Sales per UTC day x product x warehouse (days with sales only), sales at or before as_of."""
+    rows = sales.where(F.col("sale_date") <= _instant(as_of))
+    if from_date is not None:
+        rows = rows.where(F.col("sale_date") >= _midnight(from_date))
+    daily = rows.groupBy(_utc_day(F.col("sale_date")).alias("date_key"), *PAIR).agg(
+        F.sum("units_sold").alias("units"),
+        F.sum("total_revenue").alias("revenue"),
+        F.count(F.lit(1)).alias("transactions"),
+    )
+    return _conform(daily, "fact_daily_sales")
+
+
+def daily_reconciliation(
+    counts: DataFrame,
+    sales: DataFrame,
+    receipts: DataFrame,
+    products: DataFrame,
+    as_of: datetime,
+    from_date: date | None = None,
+) -> DataFrame:
+    """Per UTC day x pair: the counted stock against what sales and receipts say it should be.
+
+    A count at t includes every event strictly before t (the simulator writes it at the end of [start, end)).
+    So for day D with close = min(D+1 00:00, as_of): opening = latest count <= D 00:00, closing = latest count
+    <= close, flows = events with D 00:00 <= time < close: a flow at a boundary is counted exactly once.
+    Days run from the first one whose opening exists through the last one with time before as_of.
+    """
+    cutoff = _instant(as_of)
+    last_day = _last_day(as_of)
+    counted = counts.where(F.col("counted_at") <= cutoff).select(*PAIR, "quantity", "counted_at")
+    pairs = counted.groupBy(*PAIR).agg(_first_midnight_day(F.min("counted_at")).alias("start"))
+    if from_date is not None:
+        pairs = pairs.withColumn("start", F.greatest("start", F.lit(from_date)))
+    pairs = pairs.where(F.col("start") <= F.lit(last_day))
+
+    # The stock at midnight M is the latest count at or before M. Key each count by the first midnight at or
+    # after it (earlier counts by the start), keep the latest per key, and carry it forward over the midnights.
+    keyed = (
+        counted.join(pairs, PAIR)
+        .withColumn("day", F.greatest(_first_midnight_day(F.col("counted_at")), F.col("start")))
+        .groupBy(*PAIR, "day")
+        .agg(F.max_by("quantity", "counted_at").alias("counted"))
+    )
+    by_day = Window.partitionBy(*PAIR).orderBy("day")
+    # Midnight last_day + 1 stands for the close of the last day: every count kept is at or before as_of.
+    midnights = pairs.select(*PAIR, F.explode(F.sequence("start", F.lit(last_day + timedelta(days=1)))).alias("day"))
+    levels = (
+        midnights.join(keyed, [*PAIR, "day"], "left")
+        .withColumn(
+            "opening_stock", F.last("counted", ignorenulls=True).over(by_day.rowsBetween(Window.unboundedPreceding, 0))
+        )
+        .withColumn("actual_closing_stock", F.lead("opening_stock").over(by_day))
+        .where(F.col("day") <= F.lit(last_day))
+    )
+
+    def daily_flow(events: DataFrame, at: str, units: str, name: str) -> DataFrame:
+        rows = events.where(F.col(at) < cutoff)
+        if from_date is not None:
+            rows = rows.where(F.col(at) >= _midnight(from_date))
+        return rows.groupBy(*PAIR, _utc_day(F.col(at)).alias("day")).agg(F.sum(units).alias(name))
+
+    recon = (
+        levels.join(daily_flow(sales, "sale_date", "units_sold", "quantity_sold"), [*PAIR, "day"], "left")
+        .join(daily_flow(receipts, "received_at", "quantity", "quantity_received"), [*PAIR, "day"], "left")
+        .join(products.select("product_id", "sku", "product_name", "cost_price"), "product_id")
+        .withColumn("date_key", F.col("day"))
+        .withColumn("quantity_sold", F.coalesce("quantity_sold", F.lit(0)))
+        .withColumn("quantity_received", F.coalesce("quantity_received", F.lit(0)))
+        .withColumn(
+            "expected_closing_stock",
+            F.col("opening_stock") + F.col("quantity_received") - F.col("quantity_sold"),
+        )
+        .withColumn("discrepancy_amount", F.col("actual_closing_stock") - F.col("expected_closing_stock"))
+        .withColumn("discrepancy_value", F.col("discrepancy_amount") * F.col("cost_price"))
+    )
+    return _conform(recon, "daily_reconciliation")
+
+
+# ------------------------------------------------------------------------------------------------ inventory dashboard
+
+
+def product_inventory_metrics(
+    current_stock: DataFrame,
+    demand: DataFrame,
+    fact_daily_sales_df: DataFrame,
+    reconciliation: DataFrame,
+    products: DataFrame,
+    as_of: datetime,
+    window_days: int,
+    overstock_days: int,
+) -> DataFrame:
+    """Per pair: cover, overstock, COGS, average inventory, turnover and ABC class over the window.
+
+    The window is the `window_days` calendar days ending with as_of's date (the daily tables' grain); the demand
+    rate is the rolling one from `average_daily_demand`.
+    """
+    first_day, last_day = _period(as_of, window_days)
+    in_window = F.col("date_key").between(F.lit(first_day), F.lit(last_day))
+    sold = fact_daily_sales_df.where(in_window).groupBy(*PAIR).agg(F.sum("units").alias("window_sold"))
+    held = (
+        reconciliation.where(in_window)
+        .groupBy(*PAIR)
+        .agg(F.sum("actual_closing_stock").alias("closing_sum"), F.count(F.lit(1)).alias("held_days"))
+    )
+    on_hand, units, days = F.col("on_hand"), F.col("window_units"), F.col("demand_days")
+    pairs = (
+        _with_demand(
+            current_stock.select(
+                *PAIR, "sku", "product_name", "warehouse_name", F.col("quantity").alias("on_hand"), "stock_value"
+            ),
+            demand,
+        )
+        .join(products.select("product_id", "category", "cost_price"), "product_id")
+        .join(sold, PAIR, "left")
+        .join(held, PAIR, "left")
+        .withColumn("window_sold", F.coalesce("window_sold", F.lit(0)))
+        .withColumn("coverage_days", _ratio(on_hand * days, units, 2))
+        .withColumn(
+            "is_overstock",
+            F.when(units > 0, on_hand * days > units * overstock_days).otherwise(on_hand > 0),
+        )
+        .withColumn("cogs", F.col("window_sold") * F.col("cost_price"))
+        .withColumn("consumption_value", F.col("cogs"))
+        .withColumn(
+            "avg_inventory_value",
+            _ratio(F.col("closing_sum") * _cents(F.col("cost_price")), F.col("held_days") * 100, 2),
+        )
+        # cogs / average inventory; the cost price cancels, leaving units sold x days / unit-days held.
+        .withColumn("turnover", _ratio(F.col("window_sold") * F.col("held_days"), F.col("closing_sum"), 4))
+    )
+    # ABC: rows by consumption value, largest first (ties by key). A row is A while the share of the rows
+    # before it is under 80 % (so the row crossing 80 % is A), B while under 95 %, else C.
+    ranked = Window.orderBy(F.col("consumption_value").desc(), *PAIR)
+    before = F.coalesce(F.sum("consumption_value").over(ranked.rowsBetween(Window.unboundedPreceding, -1)), F.lit(0))
+    total = F.sum("consumption_value").over(Window.partitionBy())
+    metrics = pairs.withColumn(
+        "abc_class",
+        F.when(total <= 0, "C")
+        .when(before * 100 < total * 80, "A")
+        .when(before * 100 < total * 95, "B")
+        .otherwise("C"),
+    )
+    return _conform(metrics, "product_inventory_metrics")
+
+
+def kpi_inventory_summary(
+    current_stock: DataFrame,
+    aging: DataFrame,
+    metrics: DataFrame,
+    low_stock_df: DataFrame,
+    aging_threshold_days: int,
+) -> DataFrame:
+    """One row of inventory KPIs, each an aggregate of the published detail tables' columns.
+
+    aging_threshold_days must be the one inventory_aging was given (its aged_* columns hold the split); the
+    query fails rather than report aged units against another threshold.
+    """
+    stock = current_stock.agg(
+        _sum_or_zero("quantity").alias("total_units"),
+        F.countDistinct("product_id").alias("unique_products"),
+        _sum_or_zero("stock_value").alias("stock_value"),
+    )
+    aged = aging.agg(
+        _sum_or_zero("units").alias("aging_layer_units"),
+        _sum_or_zero("unit_age_days_sum").alias("unit_age_days_sum"),
+        _sum_or_zero("aged_units").alias("aged_units"),
+        _sum_or_zero("aged_value").alias("aging_value"),
+        F.count(F.when(F.col("aging_threshold_days") != aging_threshold_days, 1)).alias("other_thresholds"),
+    )
+    summed = metrics.agg(
+        _sum_or_zero("cogs").alias("cogs"),
+        _sum_or_zero("avg_inventory_value").alias("avg_inventory_value"),
+        F.count(F.when(F.col("is_overstock"), 1)).alias("overstock_products"),
+        _sum_or_zero("avg_daily_demand").alias("avg_daily_demand"),
+    )
+    low = low_stock_df.agg(F.count(F.lit(1)).alias("low_stock_products"))
+    kpi = (
+        stock.crossJoin(aged)
+        .crossJoin(summed)
+        .crossJoin(low)
+        .withColumn(
+            "aging_units",
+            F.when(
+                F.col("other_thresholds") > 0,
+                F.raise_error(F.lit(f"inventory_aging was computed for another threshold than {aging_threshold_days}")),
+            ).otherwise(F.col("aged_units")),
+        )
+        .withColumn("inventory_turnover", _ratio(_cents(F.col("cogs")), _cents(F.col("avg_inventory_value")), 4))
+        .withColumn("weighted_aging_days", _ratio(F.col("unit_age_days_sum"), F.col("aging_layer_units"), 2))
+        .withColumn("avg_price_aging_stock", _ratio(_cents(F.col("aging_value")), F.col("aging_units") * 100, 2))
+    )
+    return _conform(kpi, "kpi_inventory_summary")
+
+
+def low_stock_by_warehouse(low_stock_df: DataFrame) -> DataFrame:
+    """Low-stock pairs per warehouse: how many, how many are out, and the units the suggested orders add up to."""
+    by_warehouse = low_stock_df.groupBy("warehouse_id", "warehouse_name", "location_name").agg(
+        F.count(F.lit(1)).alias("low_stock_products"),
+        F.count(F.when(F.col("is_stock_out"), 1)).alias("stock_out_products"),
+        F.sum("suggested_order_qty").alias("suggested_order_units"),
+    )
+    return _conform(by_warehouse, "low_stock_by_warehouse")
+
+
+# ------------------------------------------------------------------------------------------------ sales dashboard
+
+
+def _growth_pct(current: Column, previous: Column) -> Column:
+    """(current - previous) / previous x 100, to the hundredth of a percent; null when previous is 0 or null."""
+    return _ratio(_cents(current - previous) * 100, _cents(previous), 2)
+
+
+def sales_daily(fact_daily_sales_df: DataFrame) -> DataFrame:
+    """Sales per day, with revenue growth against the previous calendar day (null when it had no sales)."""
+    daily = fact_daily_sales_df.groupBy("date_key").agg(
+        F.sum("units").alias("units"), F.sum("revenue").alias("revenue"), F.sum("transactions").alias("transactions")
+    )
+    previous = daily.select(F.date_add("date_key", 1).alias("date_key"), F.col("revenue").alias("previous_revenue"))
+    with_growth = daily.join(previous, "date_key", "left").withColumn(
+        "revenue_growth_pct", _growth_pct(F.col("revenue"), F.col("previous_revenue"))
+    )
+    return _conform(with_growth, "sales_daily")
+
+
+def kpi_sales_summary(sales_daily_df: DataFrame, as_of: datetime, period_days: int) -> DataFrame:
+    """One row: week to date (ISO week, Monday to as_of's date), the period's totals and average, day on day."""
+    first_day, today = _period(as_of, period_days)
+    monday, yesterday = today - timedelta(days=today.weekday()), today - timedelta(days=1)
+    day = F.col("date_key")
+
+    def total(column: str, since: date, until: date = today) -> Column:
+        return _sum_or_zero(F.when(day.between(F.lit(since), F.lit(until)), F.col(column)))
+
+    kpi = (
+        sales_daily_df.agg(
+            total("revenue", monday).alias("wtd_revenue"),
+            total("units", monday).alias("wtd_units"),
+            total("revenue", first_day).alias("total_revenue"),
+            total("units", first_day).alias("total_units"),
+            total("revenue", today).alias("today_revenue"),
+            total("revenue", yesterday, yesterday).alias("yesterday_revenue"),
+        )
+        .withColumn("avg_daily_sales", _ratio(_cents(F.col("total_revenue")), F.lit(period_days * 100), 2))
+        .withColumn("dod_growth_pct", _growth_pct(F.col("today_revenue"), F.col("yesterday_revenue")))
+    )
+    return _conform(kpi, "kpi_sales_summary")
+
+
+def top_products(
+    fact_daily_sales_df: DataFrame, products: DataFrame, as_of: datetime, period_days: int, limit: int = 20
+) -> DataFrame:
+    """Products in the top `limit` by revenue or by units over the period; ties share a rank (SQL RANK)."""
+    first_day, last_day = _period(as_of, period_days)
+    sold = (
+        fact_daily_sales_df.where(F.col("date_key").between(F.lit(first_day), F.lit(last_day)))
+        .groupBy("product_id")
+        .agg(F.sum("units").alias("units"), F.sum("revenue").alias("revenue"))
+        .join(products.select("product_id", "sku", "product_name", "category"), "product_id")
+        .withColumn("rank_by_revenue", F.rank().over(Window.orderBy(F.col("revenue").desc())))
+        .withColumn("rank_by_units", F.rank().over(Window.orderBy(F.col("units").desc())))
+        .where((F.col("rank_by_revenue") <= limit) | (F.col("rank_by_units") <= limit))
+    )
+    return _conform(sold, "top_products")
+
+
+def sales_by_warehouse(
+    fact_daily_sales_df: DataFrame, warehouses: DataFrame, locations: DataFrame, as_of: datetime, period_days: int
+) -> DataFrame:
+    """Every warehouse's units and revenue over the period (0 when it sold nothing)."""
+    first_day, last_day = _period(as_of, period_days)
+    sold = (
+        fact_daily_sales_df.where(F.col("date_key").between(F.lit(first_day), F.lit(last_day)))
+        .groupBy("warehouse_id")
+        .agg(F.sum("units").alias("units"), F.sum("revenue").alias("revenue"))
+    )
+    by_warehouse = (
+        warehouses.select("warehouse_id", "warehouse_name", "location_id")
+        .join(locations.select("location_id", "location_name"), "location_id")
+        .join(sold, "warehouse_id", "left")
+        .withColumn("units", F.coalesce("units", F.lit(0)))
+        .withColumn("revenue", F.coalesce("revenue", F.lit(0)))
+    )
+    return _conform(by_warehouse, "sales_by_warehouse")

@@ -1,0 +1,204 @@
+"""The analytics DAG end to end: real spark-submit, real PostgreSQL, dag.test().
+
+60 simulated days (fixed seed) -> build_inventory_analytics -> the published tables are checked against the
+simulator's ground truth and against plain-SQL recomputations; then incremental vs full rebuild, concurrent
+readers during publishes, and a failing quality gate.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from include.inventory import analytics
+from include.inventory import simulation as sim
+from include.inventory.catalogue import SnapshotCatalogue, load_catalogue_records
+
+pytestmark = pytest.mark.slow
+
+DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
+CONFIG = sim.SimConfig(seed=2026, locations=2, warehouses=3, suppliers=5, shrinkage_per_pair_day=0.05)
+END = datetime(2026, 9, 1, tzinfo=UTC)
+
+
+def run_analytics(logical_date: datetime, full_refresh: bool = False):
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(DAGS_DIR / "build_inventory_analytics.py"))
+    assert not bag.import_errors
+    run = bag.dags["build_inventory_analytics"].test(logical_date=logical_date, run_conf={"full_refresh": full_refresh})
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert run.state == "success", states
+    return run
+
+
+def query(conn, text: str, params=()) -> list[tuple]:
+    with conn.cursor() as cur:
+        cur.execute(text, params)
+        rows = cur.fetchall()
+    conn.rollback()
+    return rows
+
+
+def published(conn) -> dict[str, list[tuple]]:
+    """Every analytics table's rows without refreshed_at, sorted."""
+    out = {}
+    for table in analytics.EXPECTED_TABLES:
+        with conn.cursor() as cur:
+            cur.execute(f"SELECT * FROM analytics.{table}")
+            names = [d.name for d in cur.description]
+            out[table] = sorted(
+                (tuple(v for n, v in zip(names, r, strict=True) if n != "refreshed_at") for r in cur.fetchall()),
+                key=repr,
+            )
+        conn.rollback()
+    return out
+
+
+@pytest.fixture(scope="module")
+def pipeline(airflow_db, warehouse_uri):
+    """60 days of history for 30 products x 3 warehouses, then one published analytics run."""
+    from include.inventory import db, schema
+
+    conn = db.connect(warehouse_uri)
+    schema.drop(conn)
+    schema.create(conn)
+    load_catalogue_records(conn, SnapshotCatalogue().fetch_products(), "snapshot", "catalogue-analytics", 30)
+    sim.ensure_master_data(conn, CONFIG)
+    sim.run_windows(conn, CONFIG, sim.day_windows(END, 60))
+    run_analytics(END + timedelta(hours=1))
+    yield conn
+    conn.close()
+
+
+def test_discrepancies_are_exactly_the_injected_shrinkage(pipeline):
+    rows = query(
+        pipeline,
+        """
+        WITH found AS (SELECT date_key, product_id, warehouse_id, -discrepancy_amount AS units
+                       FROM analytics.fact_inventory_reconciliation WHERE discrepancy_amount <> 0),
+             truth AS (SELECT (occurred_at AT TIME ZONE 'UTC')::date AS date_key, product_id, warehouse_id,
+                              sum(units) AS units
+                       FROM sim.shrinkage_events GROUP BY 1, 2, 3)
+        SELECT f.units, t.units FROM found f FULL JOIN truth t USING (date_key, product_id, warehouse_id)
+        """,
+    )
+    assert len(rows) > 20, "the fixture should inject a few dozen shrinkage days"
+    false_positives = [r for r in rows if r[1] is None]
+    missed = [r for r in rows if r[0] is None]
+    wrong = [r for r in rows if None not in r and r[0] != r[1]]
+    assert (false_positives, missed, wrong) == ([], [], [])  # 100 % precision and recall
+    (days,) = query(pipeline, "SELECT count(DISTINCT date_key) FROM analytics.fact_inventory_reconciliation")[0]
+    assert days == 60
+
+
+def test_headline_kpis_equal_plain_sql(pipeline):
+    kpi = query(
+        pipeline,
+        "SELECT total_units, unique_products, stock_value, low_stock_products FROM analytics.kpi_inventory_summary",
+    )
+    expected = query(
+        pipeline,
+        """
+        WITH latest AS (SELECT DISTINCT ON (product_id, warehouse_id) product_id, warehouse_id, quantity
+                        FROM raw.inventory WHERE counted_at <= %(as_of)s
+                        ORDER BY product_id, warehouse_id, counted_at DESC)
+        SELECT sum(quantity), count(DISTINCT product_id), sum(quantity * p.cost_price),
+               count(*) FILTER (WHERE quantity <= 50)
+        FROM latest JOIN raw.products p USING (product_id)
+        """,
+        {"as_of": END},
+    )
+    assert kpi == expected
+    sales = query(pipeline, "SELECT total_revenue, total_units FROM analytics.kpi_sales_summary")
+    expected_sales = query(
+        pipeline,
+        "SELECT sum(total_revenue), sum(units_sold) FROM raw.product_sales WHERE sale_date >= %s AND sale_date < %s",
+        (END - timedelta(days=30), END),
+    )
+    assert sales == expected_sales
+    revenue = query(pipeline, "SELECT sum(revenue) FROM analytics.fact_daily_sales")[0][0]
+    assert revenue == query(pipeline, "SELECT sum(total_revenue) FROM raw.product_sales")[0][0]
+    assert isinstance(revenue, Decimal)
+    aging = query(
+        pipeline,
+        "SELECT count(*) FROM (SELECT product_id, warehouse_id, sum(units) u FROM analytics.inventory_aging "
+        "GROUP BY 1, 2) a JOIN analytics.current_stock c USING (product_id, warehouse_id) WHERE a.u <> c.quantity",
+    )
+    assert aging == [(0,)]
+
+
+def test_incremental_equals_full_rebuild(pipeline):
+    # Two more days arrive; the next run recomputes only the days from the last published one.
+    sim.run_windows(
+        pipeline, CONFIG, [(END, END + timedelta(days=1)), (END + timedelta(days=1), END + timedelta(days=2))]
+    )
+    run_analytics(END + timedelta(days=2, hours=1))
+    log = query(pipeline, "SELECT from_date FROM analytics.publish_log ORDER BY publish_id DESC LIMIT 1")
+    assert log == [(END.date(),)]
+    incremental = published(pipeline)
+    run_analytics(END + timedelta(days=2, hours=2), full_refresh=True)
+    assert query(pipeline, "SELECT from_date FROM analytics.publish_log ORDER BY publish_id DESC LIMIT 1") == [(None,)]
+    assert published(pipeline) == incremental
+
+
+def test_readers_never_see_a_missing_or_empty_table(pipeline, warehouse_uri):
+    run_id = query(pipeline, "SELECT DISTINCT run_id FROM staging.publish_manifest")[0][0]
+    plan = analytics.plan(pipeline, END + timedelta(days=30))
+    errors, seen, stop = [], [], threading.Event()
+
+    def reader():
+        conn = psycopg2.connect(warehouse_uri.replace("postgresql+psycopg2://", "postgresql://"))
+        conn.autocommit = True
+        try:
+            while not stop.is_set():
+                try:
+                    with conn.cursor() as cur:
+                        cur.execute("SELECT count(*) FROM analytics.current_stock")
+                        a = cur.fetchone()[0]
+                        cur.execute("SELECT count(*) FROM analytics.fact_inventory_reconciliation")
+                        b = cur.fetchone()[0]
+                    seen.append((a, b))
+                except psycopg2.Error as exc:
+                    errors.append(repr(exc))
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=reader) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for _ in range(8):
+        analytics.publish(pipeline, run_id, plan)
+        time.sleep(0.05)
+    stop.set()
+    for t in threads:
+        t.join(timeout=30)
+    assert errors == []
+    assert len(seen) > 20
+    assert all(a > 0 and b > 0 for a, b in seen)
+    assert len(set(seen)) == 1  # always the whole table, never a partial one
+
+
+def test_failing_quality_gate_leaves_published_tables_untouched(pipeline):
+    before = published(pipeline)
+    run_id = query(pipeline, "SELECT DISTINCT run_id FROM staging.publish_manifest")[0][0]
+    with pipeline.cursor() as cur:
+        cur.execute(
+            "UPDATE staging.current_stock SET quantity = -1 WHERE product_id = (SELECT min(product_id) "
+            "FROM staging.current_stock)"
+        )
+        cur.execute("INSERT INTO staging.dim_products SELECT * FROM staging.dim_products LIMIT 1")
+    pipeline.commit()
+    with pytest.raises(analytics.QualityGateFailed) as failure:
+        analytics.quality_gate(pipeline, run_id, 50)
+    message = str(failure.value)
+    assert "no_negative_stock" in message and "dim_products" in message and "aging_sums_to_on_hand" in message
+    with pytest.raises(analytics.QualityGateFailed, match="not of other-run"):
+        analytics.quality_gate(pipeline, "other-run", 50)
+    assert published(pipeline) == before

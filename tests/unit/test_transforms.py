@@ -1,0 +1,744 @@
+"""The analytics transforms on tiny, hand-computed inputs (the shared local[2] session, no database).
+
+Every expected value is worked out by hand in the comment next to it. Decimals are compared exactly (rtol=0):
+the rounding to the cent is part of what is tested.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal as D
+from pathlib import Path
+
+import pytest
+from pyspark.errors import PySparkException
+from pyspark.sql.types import (
+    BooleanType,
+    DateType,
+    DecimalType,
+    IntegerType,
+    LongType,
+    StringType,
+    StructType,
+    TimestampType,
+)
+from pyspark.testing import assertDataFrameEqual
+
+from spark_jobs import schemas as S
+from spark_jobs import transforms as T
+
+ROOT = Path(__file__).resolve().parents[2]
+AS_OF = datetime(2026, 3, 10, 12, tzinfo=UTC)  # a Tuesday, noon
+
+
+def at(day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(2026, 3, day, hour, minute, second, tzinfo=UTC)
+
+
+def d(day: int) -> date:
+    return date(2026, 3, day)
+
+
+PRODUCT_ROWS = [
+    (1, "SKU-00001", "Apple", "fruit", "Orchard", "pcs", D("2.50"), D("4.00"), 2),
+    (2, "SKU-00002", "Bread", "bakery", None, "pcs", D("1.35"), D("2.00"), 3),
+    (3, "SKU-00003", "Cheese", "dairy", "Alp", "kg", D("1.00"), D("1.50"), 5),
+    (4, "SKU-00004", "Dates", "fruit", "Oasis", "kg", D("3.00"), D("5.00"), 14),
+]
+WAREHOUSE_ROWS = [(10, "Austin DC 10", 100, 50_000), (20, "Boston DC 20", 200, 60_000)]
+LOCATION_ROWS = [
+    (100, "Austin, TX", "Austin", "TX", "United States"),
+    (200, "Boston, MA", "Boston", "MA", "United States"),
+]
+
+_NEUTRAL = {
+    IntegerType: 0,
+    LongType: 0,
+    DecimalType: D("0.00"),
+    StringType: "",
+    BooleanType: False,
+    TimestampType: AS_OF,
+    DateType: AS_OF.date(),
+}
+
+
+def frame(spark, schema: StructType, rows: list[dict]):
+    """Input rows as dicts; a column a row leaves out gets a neutral value (it does not matter to the test)."""
+    return spark.createDataFrame(
+        [tuple(r.get(f.name, _NEUTRAL[type(f.dataType)]) for f in schema.fields) for r in rows], schema
+    )
+
+
+def assert_table(spark, actual, table: str, rows: list[dict]):
+    """The transform's output equals these rows, every column given, with the output table's exact types."""
+    schema = S.OUTPUTS[table]
+    expected = spark.createDataFrame([tuple(r[f.name] for f in schema.fields) for r in rows], schema)
+    assertDataFrameEqual(actual, expected, rtol=0, atol=0)
+
+
+@pytest.fixture(scope="module")
+def dims(spark):
+    return (
+        spark.createDataFrame(PRODUCT_ROWS, S.PRODUCTS),
+        spark.createDataFrame(WAREHOUSE_ROWS, S.WAREHOUSES),
+        spark.createDataFrame(LOCATION_ROWS, S.LOCATIONS),
+    )
+
+
+def stock_row(product_id: int, warehouse_id: int, quantity: int, **columns) -> dict:
+    """A current_stock row: names and prices from the dimension rows above, the rest given or zero."""
+    p = next(r for r in PRODUCT_ROWS if r[0] == product_id)
+    w = next(r for r in WAREHOUSE_ROWS if r[0] == warehouse_id)
+    loc = next(r for r in LOCATION_ROWS if r[0] == w[2])
+    row = dict(
+        product_id=product_id,
+        sku=p[1],
+        product_name=p[2],
+        category=p[3],
+        cost_price=p[6],
+        selling_price=p[7],
+        warehouse_id=warehouse_id,
+        warehouse_name=w[1],
+        location_id=loc[0],
+        location_name=loc[1],
+        quantity=quantity,
+        counted_at=at(10),
+        units_sold=0,
+        revenue=D("0.00"),
+        stock_value=D("0.00"),
+    )
+    row.update(columns)
+    return row
+
+
+def sale(product_id, warehouse_id, units, price, when):
+    return (product_id, warehouse_id, units, D(price), D(price) * units, when)
+
+
+# ------------------------------------------------------------------------------------------------ schemas
+
+
+def _ddl_columns() -> dict[str, dict[str, str]]:
+    text = (ROOT / "sql/ddl/020_raw.sql").read_text()
+    tables = {}
+    for name, body in re.findall(r"CREATE TABLE IF NOT EXISTS (raw\.\w+) \((.*?)\n\);", text, re.S):
+        columns = {}
+        for line in body.splitlines():
+            match = re.match(r"\s+([a-z_]+)\s+(numeric\(\d+, \d+\)|\w+)", line)
+            if match and match.group(1) not in ("primary", "unique", "check"):
+                columns[match.group(1)] = match.group(2)
+        tables[name] = columns
+    return tables
+
+
+def _spark_type(sql_type: str):
+    if sql_type.startswith("numeric"):
+        precision, scale = map(int, re.findall(r"\d+", sql_type))
+        return DecimalType(precision, scale)
+    return {"integer": IntegerType(), "text": StringType(), "timestamptz": TimestampType()}[sql_type]
+
+
+def test_input_schemas_match_the_raw_ddl():
+    ddl = _ddl_columns()
+    for table, schema in S.RAW_TABLES.items():
+        for field in schema.fields:
+            assert field.name in ddl[table], f"{table}.{field.name} is not in the DDL"
+            assert field.dataType == _spark_type(ddl[table][field.name]), f"{table}.{field.name}"
+
+
+def test_every_output_has_a_key_made_of_its_columns_and_a_transform():
+    assert S.OUTPUTS.keys() == S.OUTPUT_KEYS.keys()
+    for table, schema in S.OUTPUTS.items():
+        assert set(S.OUTPUT_KEYS[table]) <= set(schema.fieldNames()), table
+        assert "refreshed_at" not in schema.fieldNames()
+        assert callable(getattr(T, table)), f"no transform named {table}"
+
+
+# ------------------------------------------------------------------------------------------------ stock
+
+
+def test_current_stock_takes_the_latest_count_and_sales_up_to_as_of(spark, dims):
+    products, warehouses, locations = dims
+    counts = spark.createDataFrame(
+        [
+            (1, 10, 50, "initial", at(1)),
+            (1, 10, 40, "window", at(5, 10)),
+            (1, 10, 35, "daily", at(10)),  # a tie on counted_at: same quantity
+            (1, 10, 35, "window", at(10)),
+            (1, 10, 5, "window", at(10, 12, 0, 1)),  # after as_of: ignored
+            (2, 20, 7, "initial", at(9, 8)),  # no sales at all
+        ],
+        S.COUNTS,
+    )
+    sales = spark.createDataFrame(
+        [
+            sale(1, 10, 3, "4.00", at(9, 10)),
+            sale(1, 10, 2, "3.99", AS_OF),  # exactly at as_of: counts
+            sale(1, 10, 4, "4.00", at(10, 12, 0, 1)),  # after as_of: ignored
+        ],
+        S.SALES,
+    )
+    actual = T.current_stock(counts, products, warehouses, locations, sales, AS_OF)
+    assert_table(
+        spark,
+        actual,
+        "current_stock",
+        [
+            # 3 + 2 units; 12.00 + 7.98 revenue; 35 x 2.50
+            stock_row(1, 10, 35, counted_at=at(10), units_sold=5, revenue=D("19.98"), stock_value=D("87.50")),
+            # 7 x 1.35
+            stock_row(2, 20, 7, counted_at=at(9, 8), units_sold=0, revenue=D("0.00"), stock_value=D("9.45")),
+        ],
+    )
+
+
+def test_as_of_must_be_timezone_aware(spark):
+    sales = spark.createDataFrame([], S.SALES)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        T.fact_daily_sales(sales, datetime(2026, 3, 10, 12))
+
+
+def test_average_daily_demand_over_the_rolling_window(spark):
+    start = AS_OF - timedelta(days=32)
+    sales = spark.createDataFrame(
+        [
+            sale(1, 10, 10, "1.00", start),  # at the window's open start: excluded
+            sale(1, 10, 3, "1.00", start + timedelta(seconds=1)),
+            sale(1, 10, 4, "1.00", AS_OF),
+            sale(1, 10, 9, "1.00", AS_OF + timedelta(seconds=1)),  # after as_of
+            sale(2, 20, 1, "1.00", at(5)),
+        ],
+        S.SALES,
+    )
+    assert_table(
+        spark,
+        T.average_daily_demand(sales, AS_OF, 32),
+        "average_daily_demand",
+        [
+            # 7 / 32 = 0.21875 -> 0.2188 (half up)
+            dict(product_id=1, warehouse_id=10, avg_daily_demand=D("0.2188"), window_units=7, window_days=32),
+            # 1 / 32 = 0.03125 -> 0.0313 (half even would say 0.0312)
+            dict(product_id=2, warehouse_id=20, avg_daily_demand=D("0.0313"), window_units=1, window_days=32),
+        ],
+    )
+
+
+def test_low_stock_reorder_point_and_order_from_the_exact_demand(spark, dims):
+    products = dims[0]
+    stock = frame(
+        spark,
+        S.CURRENT_STOCK,
+        [
+            stock_row(2, 10, 4),
+            stock_row(1, 20, 0),
+            stock_row(1, 10, 10),  # at the threshold: included
+            stock_row(2, 20, 11),  # over it: not
+        ],
+    )
+    demand = spark.createDataFrame(
+        [(2, 10, D("6.6667"), 20, 3), (1, 10, D("0.1429"), 1, 7), (2, 20, D("1.0000"), 7, 7)],
+        S.AVERAGE_DAILY_DEMAND,
+    )
+    assert_table(
+        spark,
+        T.low_stock(stock, demand, products, threshold=10),
+        "low_stock",
+        [
+            # d = 20/3, lead 3 + safety 3: ceil(20/3 * 6) = 40 (the rounded 6.6667 * 6 = 40.0002 would say 41);
+            # order: 40 + ceil(20/3 * 30) - 4 = 40 + 200 - 4 = 236; cover 4 / (20/3) = 0.60
+            stock_row(2, 10, 4)
+            | dict(avg_daily_demand=D("6.6667"), lead_time=3, reorder_point=40, suggested_order_qty=236)
+            | dict(days_of_cover=D("0.60"), is_stock_out=False),
+            # no demand row: rate 0, reorder point 0, nothing to order, cover undefined; out of stock
+            stock_row(1, 20, 0)
+            | dict(avg_daily_demand=D("0.0000"), lead_time=2, reorder_point=0, suggested_order_qty=0)
+            | dict(days_of_cover=None, is_stock_out=True),
+            # d = 1/7: ceil(5/7) = 1; max(0, 1 + ceil(30/7) - 10) = max(0, 1 + 5 - 10) = 0; cover 10 * 7 = 70.00
+            stock_row(1, 10, 10)
+            | dict(avg_daily_demand=D("0.1429"), lead_time=2, reorder_point=1, suggested_order_qty=0)
+            | dict(days_of_cover=D("70.00"), is_stock_out=False),
+        ],
+    )
+
+
+def _aging_row(product_id, warehouse_id, order, units, age_sum, value, aged_units=0, aged_value="0.00"):
+    p = next(r for r in PRODUCT_ROWS if r[0] == product_id)
+    return dict(
+        product_id=product_id,
+        warehouse_id=warehouse_id,
+        sku=p[1],
+        product_name=p[2],
+        bucket=T.AGING_BUCKETS[order - 1][0],
+        bucket_order=order,
+        units=units,
+        value=D(value),
+        unit_age_days_sum=age_sum,
+        aging_threshold_days=90,
+        aged_units=aged_units,
+        aged_value=D(aged_value),
+    )
+
+
+def test_inventory_aging_fifo_layers_buckets_and_opening_stock(spark):
+    def days_ago(days: int, seconds: int = 0) -> datetime:
+        return AS_OF - timedelta(days=days, seconds=seconds)
+
+    stock = frame(spark, S.CURRENT_STOCK, [stock_row(1, 10, 100), stock_row(2, 20, 15)])
+    receipts = spark.createDataFrame(
+        [
+            # (1, 10): 7 receipts of 10 at the bucket boundaries = 70 < 100 on hand
+            *[
+                (f"PO-1-{age}", 1, 10, 1, 10, D("2.00"), days_ago(age + 1), days_ago(age))
+                for age in (0, 30, 31, 60, 61, 90, 91)
+            ],
+            ("PO-1-late", 1, 10, 1, 50, D("2.00"), days_ago(1), AS_OF + timedelta(seconds=1)),  # after as_of
+            # (2, 20): 10 + 3 + 7 + 10 received, 15 on hand; 30 days and a second is still age 30
+            ("PO-2-a", 2, 20, 1, 10, D("1.00"), days_ago(9), days_ago(30, 1)),
+            ("PO-2-b", 2, 20, 1, 3, D("1.00"), days_ago(45), days_ago(40)),  # two receipts at the same time
+            ("PO-2-c", 2, 20, 1, 7, D("1.00"), days_ago(45), days_ago(40)),
+            ("PO-2-d", 2, 20, 1, 10, D("1.00"), days_ago(105), days_ago(100)),
+        ],
+        S.RECEIPTS,
+    )
+    first = spark.createDataFrame([(1, 10, days_ago(200)), (2, 20, days_ago(120))], S.FIRST_COUNTS)
+    assert_table(
+        spark,
+        T.inventory_aging(stock, receipts, first, AS_OF),
+        "inventory_aging",
+        [
+            # (1, 10), cost 2.50: ages 0 and 30 -> bucket 1; 31, 60 -> 2; 61, 90 -> 3; 91 and the 30 units
+            # no receipt covers (first count, age 200) -> 4. Over 90 days: 10 + 30 = 40 units.
+            _aging_row(1, 10, 1, 20, 0 * 10 + 30 * 10, "50.00"),
+            _aging_row(1, 10, 2, 20, 31 * 10 + 60 * 10, "50.00"),
+            _aging_row(1, 10, 3, 20, 61 * 10 + 90 * 10, "50.00"),
+            _aging_row(1, 10, 4, 40, 91 * 10 + 200 * 30, "100.00", aged_units=40, aged_value="100.00"),
+            # (2, 20), cost 1.35: the newest 10 (age 30) then 5 of the 10 at age 40; older receipts and the
+            # first count hold nothing
+            _aging_row(2, 20, 1, 10, 30 * 10, "13.50"),
+            _aging_row(2, 20, 2, 5, 40 * 5, "6.75"),
+            _aging_row(2, 20, 3, 0, 0, "0.00"),
+            _aging_row(2, 20, 4, 0, 0, "0.00"),
+        ],
+    )
+
+
+def test_first_counts_and_dim_products(spark, dims):
+    counts = spark.createDataFrame(
+        [(1, 10, 5, "window", at(3)), (1, 10, 9, "initial", at(2)), (1, 20, 1, "initial", at(11))], S.COUNTS
+    )
+    assertDataFrameEqual(T.first_counts(counts, AS_OF), spark.createDataFrame([(1, 10, at(2))], S.FIRST_COUNTS))
+    assertDataFrameEqual(T.dim_products(dims[0]), spark.createDataFrame(PRODUCT_ROWS, S.DIM_PRODUCTS), rtol=0)
+
+
+# ------------------------------------------------------------------------------------------------ daily facts
+
+
+@pytest.mark.parametrize("from_date", [None, d(9)])
+def test_fact_daily_sales_by_utc_day(spark, from_date):
+    sales = spark.createDataFrame(
+        [
+            sale(1, 10, 4, "2.00", at(8, 23)),
+            sale(1, 10, 2, "1.99", at(9)),  # midnight belongs to the day it starts
+            sale(1, 10, 1, "1.99", at(9, 23, 59, 59)),
+            sale(1, 10, 3, "2.00", at(10)),
+            sale(2, 20, 1, "5.00", AS_OF),
+            sale(2, 20, 1, "5.00", AS_OF + timedelta(microseconds=1)),  # after as_of
+        ],
+        S.SALES,
+    )
+    rows = [
+        dict(date_key=d(8), product_id=1, warehouse_id=10, units=4, revenue=D("8.00"), transactions=1),
+        dict(date_key=d(9), product_id=1, warehouse_id=10, units=3, revenue=D("5.97"), transactions=2),
+        dict(date_key=d(10), product_id=1, warehouse_id=10, units=3, revenue=D("6.00"), transactions=1),
+        dict(date_key=d(10), product_id=2, warehouse_id=20, units=1, revenue=D("5.00"), transactions=1),
+    ]
+    expected = [r for r in rows if from_date is None or r["date_key"] >= from_date]
+    assert_table(spark, T.fact_daily_sales(sales, AS_OF, from_date), "fact_daily_sales", expected)
+
+
+def _recon(day, product_id, warehouse_id, opening, sold, received, actual, value):
+    p = next(r for r in PRODUCT_ROWS if r[0] == product_id)
+    expected = opening + received - sold
+    return dict(
+        date_key=d(day),
+        sku=p[1],
+        product_id=product_id,
+        warehouse_id=warehouse_id,
+        product_name=p[2],
+        opening_stock=opening,
+        quantity_sold=sold,
+        quantity_received=received,
+        expected_closing_stock=expected,
+        actual_closing_stock=actual,
+        discrepancy_amount=actual - expected,
+        discrepancy_value=D(value),
+    )
+
+
+# (1, 10), cost 2.50: 100 counted on Mar 7 06:00 (no opening for Mar 7). Mar 8: sold 10 (one at 00:00 exactly,
+# after that midnight's count), received 20, 3 units of shrinkage: 95 - 10 + 20 = 105 expected, 102 counted.
+# Mar 10 until as_of: sold 4, counted 96 at as_of; the sale at as_of itself is the next count's business.
+# (2, 20), cost 1.35, no receipts: 50 counted at Mar 9 00:00, sold 5 + 3, 41 counted: -1 = -1.35.
+RECON_ROWS = {
+    (8, 1): _recon(8, 1, 10, opening=95, sold=10, received=20, actual=102, value="-7.50"),
+    (9, 1): _recon(9, 1, 10, opening=102, sold=2, received=0, actual=100, value="0.00"),
+    (10, 1): _recon(10, 1, 10, opening=100, sold=4, received=0, actual=96, value="0.00"),
+    (9, 2): _recon(9, 2, 20, opening=50, sold=8, received=0, actual=41, value="-1.35"),
+    (10, 2): _recon(10, 2, 20, opening=41, sold=0, received=0, actual=41, value="0.00"),
+}
+
+
+@pytest.mark.parametrize(
+    ("as_of", "from_date", "days"),
+    [
+        # as_of at midnight: Mar 10 has no time yet, so no row
+        (at(10), None, [(8, 1), (9, 1), (9, 2)]),
+        # from Mar 9 (the opening still comes from the Mar 9 00:00 count), through the partial Mar 10
+        (AS_OF, d(9), [(9, 1), (10, 1), (9, 2), (10, 2)]),
+    ],
+)
+def test_daily_reconciliation(spark, dims, as_of, from_date, days):
+    counts = spark.createDataFrame(
+        [
+            (1, 10, 100, "initial", at(7, 6)),
+            (1, 10, 95, "daily", at(8)),
+            (1, 10, 102, "daily", at(9)),
+            (1, 10, 100, "window", at(9, 18)),
+            (1, 10, 100, "daily", at(10)),
+            (1, 10, 96, "window", AS_OF),
+            (1, 10, 90, "window", at(10, 13)),  # after as_of
+            (2, 20, 50, "initial", at(9)),
+            (2, 20, 41, "daily", at(10)),
+        ],
+        S.COUNTS,
+    )
+    sales = spark.createDataFrame(
+        [
+            sale(1, 10, 5, "4.00", at(7, 10)),
+            sale(1, 10, 6, "4.00", at(8)),
+            sale(1, 10, 4, "4.00", at(8, 9)),
+            sale(1, 10, 2, "4.00", at(9, 12)),
+            sale(1, 10, 4, "4.00", at(10, 11)),
+            sale(1, 10, 1, "4.00", AS_OF),
+            sale(2, 20, 5, "2.00", at(9)),
+            sale(2, 20, 3, "2.00", at(9, 20)),
+        ],
+        S.SALES,
+    )
+    receipts = spark.createDataFrame([("PO-1", 1, 10, 1, 20, D("2.00"), at(6), at(8, 15))], S.RECEIPTS)
+    actual = T.daily_reconciliation(counts, sales, receipts, dims[0], as_of, from_date)
+    assert_table(spark, actual, "daily_reconciliation", [RECON_ROWS[k] for k in days])
+
+
+# ------------------------------------------------------------------------------------------------ inventory dashboard
+
+
+def _metrics_inputs(spark, stock: list[dict], demand: list[tuple], fact: list[tuple], recon: list[tuple]):
+    """current_stock, demand, fact_daily_sales (day, pair, units) and reconciliation (day, pair, closing)."""
+
+    def rows(last: str, values: list[tuple]) -> list[dict]:
+        return [dict(zip(("date_key", "product_id", "warehouse_id", last), v, strict=True)) for v in values]
+
+    return (
+        frame(spark, S.CURRENT_STOCK, stock),
+        spark.createDataFrame(demand, S.AVERAGE_DAILY_DEMAND),
+        frame(spark, S.FACT_DAILY_SALES, rows("units", fact)),
+        frame(spark, S.DAILY_RECONCILIATION, rows("actual_closing_stock", recon)),
+    )
+
+
+def _metric(stock: dict, **columns) -> dict:
+    row = {k: stock[k] for k in ("product_id", "warehouse_id", "sku", "product_name", "category", "warehouse_name")}
+    return row | dict(on_hand=stock["quantity"], stock_value=stock["stock_value"]) | columns
+
+
+def test_product_inventory_metrics(spark, dims):
+    # window: the 3 days Mar 8..10; overstock beyond 30 days of cover
+    p1 = stock_row(1, 10, 40, stock_value=D("100.00"))
+    p2 = stock_row(2, 10, 100, stock_value=D("135.00"))
+    p3 = stock_row(1, 20, 0)
+    p4 = stock_row(2, 20, 5, stock_value=D("6.75"))
+    inputs = _metrics_inputs(
+        spark,
+        [p1, p2, p3, p4],
+        demand=[(1, 10, D("1.3333"), 4, 3), (2, 10, D("0.4286"), 3, 7)],
+        fact=[(d(7), 1, 10, 100), (d(8), 1, 10, 6), (d(10), 1, 10, 4), (d(9), 2, 10, 3)],
+        recon=[(d(7), 1, 10, 999), (d(8), 1, 10, 50), (d(9), 1, 10, 45), (d(10), 1, 10, 40)]
+        + [(d(9), 2, 10, 103), (d(10), 2, 10, 100), (d(10), 2, 20, 0)],
+    )
+    actual = T.product_inventory_metrics(*inputs, dims[0], AS_OF, window_days=3, overstock_days=30)
+    assert_table(
+        spark,
+        actual,
+        "product_inventory_metrics",
+        [
+            # cover 40 / (4/3) = 30.00: not over 30. cogs (6 + 4) x 2.50; inventory (50 + 45 + 40) x 2.50 / 3;
+            # turnover 25.00 / 112.50 = 0.2222. Consumption 25.00 of 29.05: nothing before it -> A
+            _metric(p1, avg_daily_demand=D("1.3333"), coverage_days=D("30.00"), is_overstock=False)
+            | dict(cogs=D("25.00"), avg_inventory_value=D("112.50"), turnover=D("0.2222"))
+            | dict(consumption_value=D("25.00"), abc_class="A"),
+            # cover 100 x 7 / 3 = 233.33; cogs 3 x 1.35; inventory 203 x 1.35 / 2 = 137.025 -> 137.03 (half up);
+            # turnover 3 x 2 / 203 = 0.029557 -> 0.0296. 25.00 before it = 86 % -> B
+            _metric(p2, avg_daily_demand=D("0.4286"), coverage_days=D("233.33"), is_overstock=True)
+            | dict(cogs=D("4.05"), avg_inventory_value=D("137.03"), turnover=D("0.0296"))
+            | dict(consumption_value=D("4.05"), abc_class="B"),
+            # nothing on hand, sold or held: no cover, no average inventory, no turnover
+            _metric(p3, avg_daily_demand=D("0.0000"), coverage_days=None, is_overstock=False)
+            | dict(cogs=D("0.00"), avg_inventory_value=None, turnover=None, consumption_value=D("0.00"))
+            | dict(abc_class="C"),
+            # no demand but stock on hand: overstock; held 0 units for a day: 0.00, turnover undefined
+            _metric(p4, avg_daily_demand=D("0.0000"), coverage_days=None, is_overstock=True)
+            | dict(cogs=D("0.00"), avg_inventory_value=D("0.00"), turnover=None, consumption_value=D("0.00"))
+            | dict(abc_class="C"),
+        ],
+    )
+
+
+def test_abc_class_boundaries(spark, dims):
+    # consumption (1 day's units x cost) 70.00, 15.00, 10.00, 5.00 and 0 of 100.00, largest first:
+    # 70 (nothing before: A), 15 (70 % before, crosses 80 %: A), 10 (85 % before, 95 % after: B),
+    # 5 (exactly 95 % before: C), 0 (C)
+    units = {(1, 10): 28, (3, 10): 15, (3, 20): 10, (1, 20): 2, (2, 20): 0}
+    inputs = _metrics_inputs(
+        spark,
+        [stock_row(p, w, 1) for p, w in units],
+        demand=[],
+        fact=[(d(10), p, w, n) for (p, w), n in units.items() if n],
+        recon=[],
+    )
+    actual = T.product_inventory_metrics(*inputs, dims[0], AS_OF, window_days=1, overstock_days=30)
+    classes = {(1, 10): "A", (3, 10): "A", (3, 20): "B", (1, 20): "C", (2, 20): "C"}
+    assertDataFrameEqual(
+        actual.select("product_id", "warehouse_id", "abc_class"),
+        spark.createDataFrame(
+            [(p, w, c) for (p, w), c in classes.items()], "product_id int, warehouse_id int, abc_class string"
+        ),
+    )
+
+
+def test_kpi_inventory_summary(spark):
+    stock = frame(
+        spark,
+        S.CURRENT_STOCK,
+        [
+            stock_row(1, 10, 40, stock_value=D("100.00")),
+            stock_row(2, 10, 100, stock_value=D("135.00")),
+            stock_row(1, 20, 0),
+        ],
+    )
+    aging = frame(
+        spark,
+        S.INVENTORY_AGING,
+        [
+            dict(
+                product_id=1, warehouse_id=10, bucket_order=1, units=10, unit_age_days_sum=50, aging_threshold_days=90
+            ),
+            dict(product_id=1, warehouse_id=10, bucket_order=4, units=30, unit_age_days_sum=3000)
+            | dict(aging_threshold_days=90, aged_units=30, aged_value=D("75.00")),
+            dict(
+                product_id=2, warehouse_id=10, bucket_order=2, units=97, unit_age_days_sum=3880, aging_threshold_days=90
+            ),
+            dict(product_id=2, warehouse_id=10, bucket_order=4, units=3, unit_age_days_sum=300)
+            | dict(aging_threshold_days=90, aged_units=3, aged_value=D("4.05")),
+        ],
+    )
+    metrics = frame(
+        spark,
+        S.PRODUCT_INVENTORY_METRICS,
+        [
+            dict(product_id=1, warehouse_id=10, cogs=D("25.00"), avg_inventory_value=D("112.50"))
+            | dict(avg_daily_demand=D("1.3333"), is_overstock=False),
+            dict(product_id=2, warehouse_id=10, cogs=D("4.05"), avg_inventory_value=D("137.03"))
+            | dict(avg_daily_demand=D("0.4286"), is_overstock=True),
+            dict(product_id=1, warehouse_id=20, avg_inventory_value=None, is_overstock=False),
+        ],
+    )
+    low = frame(spark, S.LOW_STOCK, [stock_row(1, 20, 0), stock_row(1, 10, 40)])
+    assert_table(
+        spark,
+        T.kpi_inventory_summary(stock, aging, metrics, low, aging_threshold_days=90),
+        "kpi_inventory_summary",
+        [
+            dict(
+                total_units=140,
+                unique_products=2,
+                stock_value=D("235.00"),
+                inventory_turnover=D("0.1164"),  # 29.05 / 249.53 = 0.116419
+                weighted_aging_days=D("51.64"),  # (50 + 3000 + 3880 + 300) / 140 = 51.6429
+                aging_units=33,
+                aging_value=D("79.05"),
+                avg_price_aging_stock=D("2.40"),  # 79.05 / 33 = 2.3955
+                overstock_products=1,
+                low_stock_products=2,
+                avg_daily_demand=D("1.7619"),
+            )
+        ],
+    )
+    with pytest.raises(PySparkException, match="another threshold"):
+        T.kpi_inventory_summary(stock, aging, metrics, low, aging_threshold_days=60).collect()
+
+
+def test_kpi_inventory_summary_of_nothing_is_one_row_of_zeros(spark):
+    empty = {name: spark.createDataFrame([], S.OUTPUTS[name]) for name in S.OUTPUTS}
+    actual = T.kpi_inventory_summary(
+        empty["current_stock"], empty["inventory_aging"], empty["product_inventory_metrics"], empty["low_stock"], 90
+    )
+    zero = D("0.00")
+    assert_table(
+        spark,
+        actual,
+        "kpi_inventory_summary",
+        [
+            dict(total_units=0, unique_products=0, stock_value=zero, inventory_turnover=None, weighted_aging_days=None)
+            | dict(aging_units=0, aging_value=zero, avg_price_aging_stock=None, overstock_products=0)
+            | dict(low_stock_products=0, avg_daily_demand=D("0.0000")),
+        ],
+    )
+
+
+def test_low_stock_by_warehouse(spark):
+    low = frame(
+        spark,
+        S.LOW_STOCK,
+        [
+            stock_row(1, 10, 0, is_stock_out=True, suggested_order_qty=40),
+            stock_row(2, 10, 3, suggested_order_qty=25),
+            stock_row(1, 20, 0, is_stock_out=True, suggested_order_qty=0),
+        ],
+    )
+    assert_table(
+        spark,
+        T.low_stock_by_warehouse(low),
+        "low_stock_by_warehouse",
+        [
+            dict(warehouse_id=10, warehouse_name="Austin DC 10", location_name="Austin, TX")
+            | dict(low_stock_products=2, stock_out_products=1, suggested_order_units=65),
+            dict(warehouse_id=20, warehouse_name="Boston DC 20", location_name="Boston, MA")
+            | dict(low_stock_products=1, stock_out_products=1, suggested_order_units=0),
+        ],
+    )
+
+
+# ------------------------------------------------------------------------------------------------ sales dashboard
+
+
+def _fact(day, product_id, warehouse_id, units, revenue, transactions=1):
+    return (d(day), product_id, warehouse_id, units, D(revenue), transactions)
+
+
+def test_sales_daily_growth_against_the_previous_calendar_day(spark):
+    fact = spark.createDataFrame(
+        [
+            _fact(3, 1, 10, 1, "0.00"),
+            _fact(4, 1, 10, 1, "2.00"),
+            _fact(6, 1, 10, 2, "10.00"),
+            _fact(6, 2, 20, 1, "6.00", transactions=2),
+            _fact(7, 1, 10, 3, "16.02"),
+            _fact(8, 1, 10, 2, "15.00"),
+        ],
+        S.FACT_DAILY_SALES,
+    )
+
+    def day(n, units, revenue, transactions, growth):
+        return dict(
+            date_key=d(n), units=units, revenue=D(revenue), transactions=transactions, revenue_growth_pct=growth
+        )
+
+    assert_table(
+        spark,
+        T.sales_daily(fact),
+        "sales_daily",
+        [
+            day(3, 1, "0.00", 1, None),  # no previous day
+            day(4, 1, "2.00", 1, None),  # previous revenue 0
+            day(6, 3, "16.00", 3, None),  # Mar 5 had no sales
+            day(7, 3, "16.02", 1, D("0.13")),  # 0.02 / 16 = 0.125 % -> 0.13 (half up)
+            day(8, 2, "15.00", 1, D("-6.37")),  # -1.02 / 16.02 = -6.367 %
+        ],
+    )
+
+
+@pytest.mark.parametrize(
+    ("as_of", "expected"),
+    [
+        # Tuesday Mar 10: week Mar 9..10; period Mar 4..10 = 7.00 + 16.00 + 16.00 + 15.98 = 54.98 / 7 = 7.854;
+        # day on day -0.02 / 16 = -0.125 % -> -0.13 (half up: away from zero)
+        (AS_OF, ("31.98", 5, "7.85", "54.98", 10, D("-0.13"))),
+        # Saturday Mar 7 00:00: week and period Mar 1(2)..7 = 107.00 / 7 = 15.286; no sales Mar 6 or 7
+        (at(7), ("107.00", 11, "15.29", "107.00", 11, None)),
+    ],
+)
+def test_kpi_sales_summary(spark, as_of, expected):
+    daily = frame(
+        spark,
+        S.SALES_DAILY,
+        [
+            dict(date_key=d(n), revenue=D(revenue), units=units)
+            for n, revenue, units in [
+                (3, "100.00", 10),
+                (4, "7.00", 1),
+                (8, "16.00", 4),
+                (9, "16.00", 2),
+                (10, "15.98", 3),
+                (11, "50.00", 5),  # after as_of's date
+            ]
+        ],
+    )
+    wtd_revenue, wtd_units, avg, total_revenue, total_units, dod = expected
+    assert_table(
+        spark,
+        T.kpi_sales_summary(daily, as_of, period_days=7),
+        "kpi_sales_summary",
+        [
+            dict(wtd_revenue=D(wtd_revenue), wtd_units=wtd_units, avg_daily_sales=D(avg))
+            | dict(total_revenue=D(total_revenue), total_units=total_units, dod_growth_pct=dod)
+        ],
+    )
+
+
+def test_top_products_by_either_rank_ties_sharing_it(spark, dims):
+    fact = spark.createDataFrame(
+        [
+            _fact(9, 1, 10, 5, "20.00"),
+            _fact(10, 1, 20, 1, "4.00"),
+            _fact(8, 2, 10, 10, "13.50"),
+            _fact(9, 3, 10, 10, "6.00"),
+            _fact(1, 3, 10, 100, "100.00"),  # before the period
+            _fact(4, 4, 20, 2, "8.00"),
+        ],
+        S.FACT_DAILY_SALES,
+    )
+
+    def top(product_id, units, revenue, by_revenue, by_units):
+        p = next(r for r in PRODUCT_ROWS if r[0] == product_id)
+        return dict(product_id=product_id, sku=p[1], product_name=p[2], category=p[3], units=units) | dict(
+            revenue=D(revenue), rank_by_revenue=by_revenue, rank_by_units=by_units
+        )
+
+    # revenue 24.00, 13.50, 8.00, 6.00 -> ranks 1, 2, 3, 4 (products 1, 2, 4, 3); units 10, 10, 6, 2 -> products
+    # 2 and 3 share rank 1, product 1 is 3rd, product 4 4th. Top 1: product 1 by revenue, 2 and 3 by units.
+    assert_table(
+        spark,
+        T.top_products(fact, dims[0], AS_OF, 7, limit=1),
+        "top_products",
+        [top(1, 6, "24.00", 1, 3), top(2, 10, "13.50", 2, 1), top(3, 10, "6.00", 4, 1)],
+    )
+
+
+def test_sales_by_warehouse(spark, dims):
+    fact = spark.createDataFrame(
+        [_fact(9, 1, 10, 5, "20.00"), _fact(8, 2, 10, 10, "13.50"), _fact(1, 1, 10, 7, "28.00")],
+        S.FACT_DAILY_SALES,
+    )
+    assert_table(
+        spark,
+        T.sales_by_warehouse(fact, dims[1], dims[2], AS_OF, 7),
+        "sales_by_warehouse",
+        [
+            dict(warehouse_id=10, warehouse_name="Austin DC 10", location_id=100, location_name="Austin, TX")
+            | dict(units=15, revenue=D("33.50")),
+            dict(warehouse_id=20, warehouse_name="Boston DC 20", location_id=200, location_name="Boston, MA")
+            | dict(units=0, revenue=D("0.00")),  # sold nothing in the period
+        ],
+    )
