@@ -12,6 +12,9 @@ Runs whenever the ingest DAGs update the Asset `inventory_raw_layer`:
    reconciliation identity, low-stock rule, one-row KPIs); on any failure nothing is published.
 4. `publish` moves every table into `analytics` in one transaction: Power BI never sees a missing, empty or
    half-written table.
+5. `alerts.send_alerts` emails each inventory manager one digest of the low-stock episodes that opened (or hit
+   a stock-out) since their last email, plus the daily discrepancy digest, through `smtp_default`
+   (see `docs/alerts.md`).
 
 Metrics and their formulas: `docs/metrics.md`. Variables: `low_stock_threshold`, `demand_window_days`,
 `overstock_coverage_days`, `aging_threshold_days`, `kpi_period_days`, `spark_jdbc_jar`.
@@ -22,7 +25,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from airflow.sdk import Param, dag, task
+from airflow.sdk import Param, TaskGroup, dag, task
 
 from include.inventory.config import SPARK_CONN_ID
 from include.inventory.dag_defaults import default_args
@@ -73,7 +76,12 @@ def build_inventory_analytics():
         application=APPLICATION,
         name="build_inventory_analytics",
         jars="{{ var.value.get('spark_jdbc_jar', '/usr/share/java/postgresql.jar') }}",
-        conf={"spark.ui.showConsoleProgress": "false", "spark.sql.session.timeZone": "UTC"},
+        conf={
+            "spark.ui.showConsoleProgress": "false",
+            "spark.sql.session.timeZone": "UTC",
+            # A short-lived driver: the C1 JIT warms up faster than the full tiered compiler.
+            "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:+UseParallelGC",
+        },
         driver_memory="1g",
         application_args=[
             "--as-of", "{{ " + PLAN + "['as_of'] }}",
@@ -111,8 +119,24 @@ def build_inventory_analytics():
         print(f"published {len(written)} tables: {written}")
         return written
 
+    @task
+    def send_alerts(plan: dict) -> dict:
+        """Low-stock episodes -> one digest per manager, the daily discrepancy digest, then the outbox is sent.
+
+        An SMTP outage leaves the alerts pending in alerts.alert_log; the next run sends them, exactly once.
+        """
+        from include.inventory import alerts
+        from include.inventory.analytics import plan_from_xcom
+
+        summary = alerts.run_alerts_from_airflow(plan_from_xcom(plan).as_of)
+        print(f"alerts: {summary}")
+        return summary
+
     plan = plan_refresh()
-    plan >> build >> quality_gate() >> publish(plan)
+    published = publish(plan)
+    plan >> build >> quality_gate() >> published
+    with TaskGroup("alerts", tooltip="Low-stock and discrepancy emails to inventory managers"):
+        published >> send_alerts(plan)
 
 
 build_inventory_analytics()

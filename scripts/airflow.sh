@@ -14,11 +14,17 @@ mkdir -p "$AIRFLOW_HOME"
 echo "==> Migrating Airflow's metadata database"
 airflow db migrate >"$AIRFLOW_HOME/db-migrate.log" 2>&1 || { tail -20 "$AIRFLOW_HOME/db-migrate.log"; exit 1; }
 
+sink=""
+if python -c 'import socket,sys; s=socket.socket(); sys.exit(s.connect_ex(("127.0.0.1", 8025)) == 0)'; then
+    python -m include.inventory.mailsink --port 8025 --dir "$PROJECT_ROOT/.local/mail" &
+    sink=$!
+fi
+
 echo "==> Starting Airflow (Ctrl-C stops it); logs in $AIRFLOW_HOME/standalone.log"
 # Its own process group, so stopping this script stops every Airflow process it started.
 setsid airflow standalone >"$AIRFLOW_HOME/standalone.log" 2>&1 &
 pid=$!
-trap 'kill -TERM -- -$pid 2>/dev/null; wait $pid 2>/dev/null; echo "Airflow stopped."' INT TERM EXIT
+trap 'kill -TERM -- -$pid 2>/dev/null; wait $pid 2>/dev/null; [ -n "$sink" ] && kill $sink 2>/dev/null; echo "Airflow stopped."' INT TERM EXIT
 url="http://localhost:${AIRFLOW__API__PORT}"
 for _ in $(seq 1 120); do
     if curl -fsS "$url/api/v2/monitor/health" >/dev/null 2>&1; then break; fi
@@ -30,4 +36,5 @@ echo
 echo "Airflow is up: $url"
 echo "  user: admin   password: ${password:-see $AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE}"
 echo "  DAGs from $AIRFLOW__CORE__DAGS_FOLDER; warehouse connection warehouse_db from AIRFLOW_CONN_WAREHOUSE_DB"
+echo "  Alert emails: $PROJECT_ROOT/.local/mail/*.eml (local SMTP sink on 127.0.0.1:8025)"
 wait $pid

@@ -17,7 +17,7 @@ import argparse
 import sys
 import time
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 if __package__ in (None, ""):  # run by spark-submit as a file: make the spark_jobs package importable
@@ -29,7 +29,7 @@ from pyspark.sql import functions as F  # noqa: E402
 from spark_jobs import schemas, transforms  # noqa: E402
 from spark_jobs.jobio import MANIFEST_TABLE, Warehouse, read_partitioned, read_query, write_staging  # noqa: E402
 
-INCREMENTAL_TABLES = ("fact_daily_sales", "fact_inventory_reconciliation")
+INCREMENTAL_TABLES = ("fact_daily_sales", "fact_inventory_reconciliation", "sales_daily")
 # Published table name -> its schema in spark_jobs.schemas (named after the transform that makes it).
 SCHEMA_OF = {
     "current_stock": "current_stock",
@@ -91,19 +91,34 @@ def parse_args(argv: list[str] | None = None) -> Params:
     )
 
 
+def compute_from(p: Params) -> date | None:
+    """The first day an incremental run must compute: the first day it writes, the day before it (for day-on-day
+    growth), and every day the rolling windows reach. None for a full rebuild (everything is computed)."""
+    if p.from_date is None:
+        return None
+    last_day = (p.as_of - timedelta(microseconds=1)).date()
+    reach = max(p.period_days, p.demand_window_days) + 1
+    return min(p.from_date - timedelta(days=1), last_day - timedelta(days=reach))
+
+
 def build_tables(raw: dict[str, DataFrame], p: Params) -> dict[str, DataFrame]:
-    """Every analytics table from the raw inputs. Pure: the same inputs and params give the same tables."""
+    """Every analytics table from the raw inputs. Pure: the same inputs and params give the same tables.
+
+    `raw` holds the events since compute_from(p) (everything on a full rebuild), the latest count of each pair
+    before that day, each pair's first count, and `sales_totals`: all sales up to as_of pre-summed to one row per
+    pair (current_stock only sums them), so an incremental run's cost follows the window, not the history.
+    """
     t = transforms
     counts, sales, receipts = raw["counts"], raw["sales"], raw["receipts"]
     products, warehouses, locations = raw["products"], raw["warehouses"], raw["locations"]
+    since = compute_from(p)
 
-    stock = t.current_stock(counts, products, warehouses, locations, sales, p.as_of).cache()
+    stock = t.current_stock(counts, products, warehouses, locations, raw["sales_totals"], p.as_of).cache()
     demand = t.average_daily_demand(sales, p.as_of, p.demand_window_days)
     low = t.low_stock(stock, demand, products, p.low_stock_threshold).cache()
-    aging = t.inventory_aging(stock, receipts, t.first_counts(counts, p.as_of), p.as_of, p.aging_threshold_days)
-    aging = aging.cache()
-    daily_sales = t.fact_daily_sales(sales, p.as_of).cache()
-    reconciliation = t.daily_reconciliation(counts, sales, receipts, products, p.as_of).cache()
+    aging = t.inventory_aging(stock, receipts, raw["first_counts"], p.as_of, p.aging_threshold_days).cache()
+    daily_sales = t.fact_daily_sales(sales, p.as_of, since).cache()
+    reconciliation = t.daily_reconciliation(counts, sales, receipts, products, p.as_of, since).cache()
     metrics = t.product_inventory_metrics(
         stock, demand, daily_sales, reconciliation, products, p.as_of, p.demand_window_days, p.overstock_days
     ).cache()
@@ -130,31 +145,53 @@ def build_tables(raw: dict[str, DataFrame], p: Params) -> dict[str, DataFrame]:
 
 
 def read_raw(spark: SparkSession, db: Warehouse, p: Params) -> dict[str, DataFrame]:
-    """The raw inputs as of p.as_of (events after it are not read at all)."""
+    """The raw inputs as of p.as_of (events after it are not read at all), limited to what build_tables needs."""
     at = f"'{p.as_of.isoformat()}'::timestamptz"
+    since = compute_from(p)
+    start = f"'{since.isoformat()}T00:00:00+00:00'::timestamptz" if since else None
     s = schemas
+    counts_query = (
+        "SELECT inventory_id, product_id, warehouse_id, quantity, count_type, counted_at FROM raw.inventory "
+        f"WHERE counted_at <= {at}"
+    )
+    sales_query = (
+        "SELECT sale_id, product_id, warehouse_id, units_sold, unit_price, total_revenue, sale_date "
+        f"FROM raw.product_sales WHERE sale_date <= {at}"
+    )
+    if start:
+        # The window's counts, plus each pair's latest count before it (the opening stock of its first day).
+        counts_query = (
+            f"{counts_query} AND counted_at >= {start} UNION ALL (SELECT DISTINCT ON (product_id, warehouse_id) "
+            "inventory_id, product_id, warehouse_id, quantity, count_type, counted_at FROM raw.inventory "
+            f"WHERE counted_at < {start} ORDER BY product_id, warehouse_id, counted_at DESC)"
+        )
+        sales_query = f"{sales_query} AND sale_date >= {start}"
+    sales = read_partitioned(spark, db, sales_query, s.SALES, "sale_id", p.read_partitions).cache()
+    if start:
+        totals = read_query(
+            spark,
+            db,
+            "SELECT product_id, warehouse_id, sum(units_sold) AS units_sold, min(unit_price) AS unit_price, "
+            f"sum(total_revenue) AS total_revenue, max(sale_date) AS sale_date FROM raw.product_sales "
+            f"WHERE sale_date <= {at} GROUP BY product_id, warehouse_id",
+            s.SALES,
+        )
+    else:
+        totals = sales
     return {
         "products": read_query(spark, db, "SELECT * FROM raw.products", s.PRODUCTS),
         "warehouses": read_query(spark, db, "SELECT * FROM raw.warehouse", s.WAREHOUSES),
         "locations": read_query(spark, db, "SELECT * FROM raw.warehouse_locations", s.LOCATIONS),
-        "counts": read_partitioned(
+        "counts": read_partitioned(spark, db, counts_query, s.COUNTS, "inventory_id", p.read_partitions).cache(),
+        "first_counts": read_query(
             spark,
             db,
-            f"SELECT inventory_id, product_id, warehouse_id, quantity, count_type, counted_at FROM raw.inventory "
-            f"WHERE counted_at <= {at}",
-            s.COUNTS,
-            "inventory_id",
-            p.read_partitions,
-        ).cache(),
-        "sales": read_partitioned(
-            spark,
-            db,
-            f"SELECT sale_id, product_id, warehouse_id, units_sold, unit_price, total_revenue, sale_date "
-            f"FROM raw.product_sales WHERE sale_date <= {at}",
-            s.SALES,
-            "sale_id",
-            p.read_partitions,
-        ).cache(),
+            "SELECT product_id, warehouse_id, min(counted_at) AS counted_at FROM raw.inventory "
+            f"WHERE counted_at <= {at} GROUP BY product_id, warehouse_id",
+            s.FIRST_COUNTS,
+        ),
+        "sales": sales,
+        "sales_totals": totals,
         "receipts": read_query(spark, db, f"SELECT * FROM raw.stock_receipts WHERE received_at <= {at}", s.RECEIPTS),
     }
 
@@ -184,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     spark = (
         SparkSession.builder.appName(f"build_inventory_analytics {p.run_id}")
         .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.sql.shuffle.partitions", str(max(2, p.read_partitions)))
         .getOrCreate()
     )
     db = Warehouse.from_env()
@@ -192,7 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     tables = build_tables(read_raw(spark, db, p), p)
     for name, df in tables.items():
         step = time.monotonic()
-        write_staging(db, df, name, refreshed_at)
+        # Small tables in one insert stream; the fact tables in as many as the cores.
+        write_staging(db, df if name in INCREMENTAL_TABLES else df.coalesce(1), name, refreshed_at)
         print(f"build_analytics: staging.{name} written in {time.monotonic() - step:.1f}s", flush=True)
     write_manifest(spark, db, p, refreshed_at)
     scope = f"fact days from {p.from_date}" if p.from_date else "full rebuild"

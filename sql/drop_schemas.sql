@@ -1,4 +1,5 @@
 -- Destructive: removes every layer of the warehouse. Run only by refresh_inventory_tables_dag with confirm=true.
+DROP SCHEMA IF EXISTS alerts CASCADE;
 DROP SCHEMA IF EXISTS analytics CASCADE;
 DROP SCHEMA IF EXISTS staging CASCADE;
 DROP SCHEMA IF EXISTS sim CASCADE;

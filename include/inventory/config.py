@@ -43,6 +43,17 @@ SETTINGS: dict[str, Setting] = {
         Setting("kpi_period_days", "30", "Days the sales KPIs, turnover and top products are computed over."),
         Setting("spark_jdbc_jar", "/usr/share/java/postgresql.jar", "PostgreSQL JDBC driver jar for Spark."),
         Setting("alert_email_recipients", "", "Comma-separated fallback recipients for alerts."),
+        Setting(
+            "discrepancy_tolerance_units",
+            "0",
+            "Reconciliation rows whose absolute discrepancy_amount exceeds this many units are in the digest.",
+        ),
+        Setting(
+            "discrepancy_tolerance_value",
+            "0.00",
+            "Reconciliation rows whose absolute discrepancy_value exceeds this amount are in the digest.",
+        ),
+        Setting("oncall_email", "oncall@example.com", "Recipient of task failure notifications."),
     )
 }
 

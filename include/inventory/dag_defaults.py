@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from include.inventory.alerts import notify_failure
+
 OWNER = "inventory-data-eng"
 
 
@@ -23,4 +25,6 @@ def default_args(
         "retry_exponential_backoff": exponential_backoff,
         "max_retry_delay": max_retry_delay,
         "execution_timeout": execution_timeout,
+        # Every failed task emails the on-call address (recorded in alerts.alert_log).
+        "on_failure_callback": notify_failure,
     }

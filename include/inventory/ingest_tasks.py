@@ -77,7 +77,7 @@ def upsert_products(payload: dict, data_interval_start=None, params=None) -> str
 @task
 def ensure_master_data(params=None) -> str:
     """Locations, warehouses, suppliers and product-supplier links: created once, extended when scaled up."""
-    from include.inventory import db, simulation
+    from include.inventory import alerts, db, simulation
 
     params = params or {}
     conn = db.airflow_connection()
@@ -86,5 +86,11 @@ def ensure_master_data(params=None) -> str:
     finally:
         conn.close()
     summary = result.summary() if result else "master data already in place"
+    conn = db.airflow_connection()
+    try:
+        managers = alerts.seed_managers(conn, int(params.get("seed") or config.setting("sim_seed")))
+    finally:
+        conn.close()
+    summary += f"; {managers} inventory managers added" if managers else ""
     print(summary)
     return summary

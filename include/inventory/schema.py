@@ -12,7 +12,7 @@ from psycopg2.extensions import connection as PgConnection
 
 from include.inventory.db import SQL_DIR, load_sql, transaction
 
-SCHEMAS = ("raw", "staging", "analytics", "sim")
+SCHEMAS = ("raw", "staging", "analytics", "sim", "alerts")
 
 EXPECTED_TABLES: dict[str, tuple[str, ...]] = {
     "raw.ingest_batches": (
@@ -84,7 +84,34 @@ EXPECTED_TABLES: dict[str, tuple[str, ...]] = {
         "batch_id",
     ),
     "analytics.publish_log": ("publish_id", "run_id", "as_of", "from_date", "watermark", "tables", "published_at"),
+    "alerts.low_stock_episodes": (
+        "episode_id",
+        "product_id",
+        "warehouse_id",
+        "opened_at",
+        "closed_at",
+        "level",
+        "opened_quantity",
+        "last_quantity",
+        "notified_level",
+    ),
+    "alerts.alert_log": (
+        "alert_id",
+        "kind",
+        "dedup_key",
+        "recipients",
+        "subject",
+        "episode_keys",
+        "status",
+        "attempts",
+        "last_error",
+        "message_id",
+        "mime",
+        "created_at",
+        "sent_at",
+    ),
     "sim.shrinkage_events": ("event_id", "product_id", "warehouse_id", "occurred_at", "units", "reason", "batch_id"),
+    "raw.inventory_managers": ("manager_id", "name", "email", "phone", "location_id", "active", "created_at"),
 }
 
 

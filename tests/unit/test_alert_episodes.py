@@ -1,0 +1,106 @@
+"""The low-stock episode rule (`next_episode_state`) on scripted stock levels, and the header/address guards."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta, timezone
+
+import pytest
+
+from include.inventory.alerts import (
+    CRITICAL,
+    LOW,
+    InvalidAddress,
+    Transition,
+    _csv_bytes,
+    last_complete_day,
+    next_episode_state,
+    one_line,
+    parse_recipients,
+    validate_address,
+)
+
+
+def _play(levels: list[int], threshold: int = 10) -> list[tuple[str | None, str | None]]:
+    state, out = None, []
+    for quantity in levels:
+        step = next_episode_state(state, quantity, threshold)
+        state = step.state
+        out.append((step.state, step.event))
+    return out
+
+
+def test_scripted_stock_levels():
+    levels = [50, 12, 10, 8, 10, 3, 0, 0, 4, 0, 11, 60, 9, 0, 25]
+    assert _play(levels) == [
+        (None, None),  # 50: above the threshold, nothing
+        (None, None),  # 12: still above
+        (LOW, "opened"),  # 10: at the threshold opens
+        (LOW, None),  # 8: no repeat while open
+        (LOW, None),  # 10
+        (LOW, None),  # 3
+        (CRITICAL, "escalated"),  # 0: stock-out escalates
+        (CRITICAL, None),  # 0 again: once only
+        (CRITICAL, None),  # 4: partly restocked, still critical, no new event
+        (CRITICAL, None),  # 0: not a second escalation
+        (None, "closed"),  # 11: restocked above the threshold closes
+        (None, None),  # 60
+        (LOW, "opened"),  # 9: a new episode after the restock
+        (CRITICAL, "escalated"),  # 0
+        (None, "closed"),  # 25
+    ]
+
+
+@pytest.mark.parametrize(
+    ("prev", "quantity", "threshold", "expected"),
+    [
+        (None, 0, 10, Transition(CRITICAL, "opened")),  # a first sight at 0 opens critical directly
+        (None, 0, 0, Transition(CRITICAL, "opened")),  # threshold 0: only stock-outs
+        (None, 1, 0, Transition(None, None)),
+        (LOW, 11, 10, Transition(None, "closed")),
+        (CRITICAL, 11, 10, Transition(None, "closed")),
+        (None, 11, 10, Transition(None, None)),
+    ],
+)
+def test_edges(prev, quantity, threshold, expected):
+    assert next_episode_state(prev, quantity, threshold) == expected
+
+
+@pytest.mark.parametrize(("prev", "quantity", "threshold"), [(None, -1, 10), (None, 1, -1), ("gone", 1, 10)])
+def test_rejects_nonsense(prev, quantity, threshold):
+    with pytest.raises(ValueError):
+        next_episode_state(prev, quantity, threshold)
+
+
+def test_one_line_strips_line_breaks():
+    assert one_line("Eve\r\nBcc: x@example.com\u2028 ok") == "Eve Bcc: x@example.com ok"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["", "no-at-sign", "a@b", "Eve <eve@example.com>", "eve@example.com\r\nBcc: x@example.com", "a b@example.com"],
+)
+def test_validate_address_rejects(bad):
+    with pytest.raises(InvalidAddress):
+        validate_address(bad)
+
+
+def test_parse_recipients_skips_invalid_and_duplicates():
+    assert parse_recipients(" a@example.com, ,bad,b@example.com,a@example.com ") == ["a@example.com", "b@example.com"]
+    assert parse_recipients("") == []
+
+
+@pytest.mark.parametrize(
+    ("as_of", "day"),
+    [
+        (datetime(2024, 5, 2, 6, 0, tzinfo=UTC), date(2024, 5, 1)),  # May 2 is partial
+        (datetime(2024, 5, 2, 0, 0, tzinfo=UTC), date(2024, 5, 1)),  # May 1 ended exactly at as_of
+        (datetime(2024, 5, 2, 1, 0, tzinfo=timezone(timedelta(hours=2))), date(2024, 4, 30)),  # 23:00 UTC May 1
+    ],
+)
+def test_last_complete_day(as_of, day):
+    assert last_complete_day(as_of) == day
+
+
+def test_csv_cells_cannot_become_spreadsheet_formulas():
+    data = _csv_bytes(["name", "amount"], [['=HYPERLINK("http://x")', "-3"], ["@SUM(A1)", "-7.50"]]).decode()
+    assert data.splitlines() == ["name,amount", '"\'=HYPERLINK(""http://x"")",-3', "'@SUM(A1),-7.50"]
