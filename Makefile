@@ -30,7 +30,7 @@ demo: db
 	@$(ENV) python -m include.inventory.demo
 
 lint: install
-	@$(ENV) ruff check dags include spark_jobs tests scripts && ruff format --check --quiet dags include spark_jobs tests scripts \
+	@$(ENV) ruff check dags include spark_jobs tests scripts docker && ruff format --check --quiet dags include spark_jobs tests scripts docker \
 	  || { echo "lint failed: run 'ruff check --fix' and 'ruff format' (from .venv/bin)"; exit 1; }
 
 test: lint db

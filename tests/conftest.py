@@ -7,6 +7,7 @@ same environment variables production uses, and drop them at the end, so no test
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -65,6 +66,12 @@ def pytest_configure(config):
     os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(PROJECT_ROOT / "dags")
     os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
     os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
+    # Failure notifications of tasks that fail on purpose must not reach a sink someone runs on the default port:
+    # point smtp_default at the discard port (connections are refused; the alert stays pending in the outbox).
+    # Tests of email delivery start their own SMTP server and pass its address explicitly.
+    os.environ["AIRFLOW_CONN_SMTP_DEFAULT"] = json.dumps(
+        {"conn_type": "smtp", "host": "127.0.0.1", "port": 9, "extra": {"disable_tls": True, "disable_ssl": True}}
+    )
 
 
 def pytest_unconfigure(config):
