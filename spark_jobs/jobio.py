@@ -57,6 +57,8 @@ def read_partitioned(
     partitions: int,
 ) -> DataFrame:
     """A large table read in `partitions` parallel JDBC queries split on a numeric column's range."""
+    if partitions <= 1:
+        return read_query(spark, db, query, schema)
     bounds = (
         spark.read.format("jdbc")
         .options(**db.options())
@@ -64,7 +66,7 @@ def read_partitioned(
         .load()
         .first()
     )
-    if bounds is None or bounds["lo"] is None or partitions <= 1:
+    if bounds is None or bounds["lo"] is None:
         return read_query(spark, db, query, schema)
     reader = (
         spark.read.format("jdbc")
