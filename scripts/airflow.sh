@@ -31,10 +31,10 @@ for _ in $(seq 1 120); do
     kill -0 $pid 2>/dev/null || { echo "Airflow exited; last lines of the log:"; tail -30 "$AIRFLOW_HOME/standalone.log"; exit 1; }
     sleep 1
 done
-password="$(python -c 'import json,sys; print(json.load(open(sys.argv[1])).get("admin",""))' "$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE" 2>/dev/null || true)"
+admin_secret="$(python -c 'import json,sys; print(json.load(open(sys.argv[1])).get("admin",""))' "$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE" 2>/dev/null || true)"
 echo
 echo "Airflow is up: $url"
-echo "  user: admin   password: ${password:-see $AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE}"
+echo "  user: admin   password: ${admin_secret:-see $AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE}"
 echo "  DAGs from $AIRFLOW__CORE__DAGS_FOLDER; warehouse connection warehouse_db from AIRFLOW_CONN_WAREHOUSE_DB"
 echo "  Alert emails: $PROJECT_ROOT/.local/mail/*.eml (local SMTP sink on 127.0.0.1:8025)"
 wait $pid

@@ -29,6 +29,7 @@ from psycopg2.extensions import cursor as PgCursor
 from psycopg2.extras import execute_values
 
 from include.inventory.batches import Batch, BatchResult, copy_rows, run_batch, table_identifier
+from include.inventory.schema import EXPECTED_TABLES
 
 DAY = timedelta(days=1)
 SHRINKAGE_REASONS = ("theft", "damage", "expiry")
@@ -402,58 +403,25 @@ def window_batch_id(start: datetime, end: datetime) -> str:
     return f"sim-{start.astimezone(UTC):%Y%m%dT%H%M%SZ}-{int((end - start).total_seconds())}s"
 
 
+# Columns the database fills in itself (surrogate keys, generated revenue): never loaded.
+_DB_FILLED = {"sale_id", "total_revenue", "receipt_id", "inventory_id", "event_id"}
+
+
+def load_columns(table: str) -> tuple[str, ...]:
+    """The columns a batch loads into `table`, in table order: the simulator's row tuples follow it."""
+    return tuple(c for c in EXPECTED_TABLES[table] if c not in _DB_FILLED)
+
+
 def write_rows(cur: PgCursor, batch_id: str, rows: WindowRows) -> dict[str, int]:
     return {
-        "raw.product_sales": copy_rows(
-            cur,
-            "raw.product_sales",
-            ("product_id", "warehouse_id", "units_sold", "unit_price", "sale_date", "batch_id"),
-            (r + (batch_id,) for r in rows.sales),
-        ),
-        "raw.purchase_orders": copy_rows(
-            cur,
-            "raw.purchase_orders",
-            (
-                "order_id",
-                "product_id",
-                "warehouse_id",
-                "supplier_id",
-                "quantity",
-                "unit_cost",
-                "ordered_at",
-                "expected_at",
-                "batch_id",
-            ),
-            (r + (batch_id,) for r in rows.orders),
-        ),
-        "raw.stock_receipts": copy_rows(
-            cur,
-            "raw.stock_receipts",
-            (
-                "order_id",
-                "product_id",
-                "warehouse_id",
-                "supplier_id",
-                "quantity",
-                "unit_cost",
-                "ordered_at",
-                "received_at",
-                "batch_id",
-            ),
-            (r + (batch_id,) for r in rows.receipts),
-        ),
-        "raw.inventory": copy_rows(
-            cur,
-            "raw.inventory",
-            ("product_id", "warehouse_id", "quantity", "count_type", "counted_at", "batch_id"),
-            (r + (batch_id,) for r in rows.counts),
-        ),
-        "sim.shrinkage_events": copy_rows(
-            cur,
-            "sim.shrinkage_events",
-            ("product_id", "warehouse_id", "occurred_at", "units", "reason", "batch_id"),
-            (r + (batch_id,) for r in rows.shrinkage),
-        ),
+        table: copy_rows(cur, table, load_columns(table), (r + (batch_id,) for r in data))
+        for table, data in (
+            ("raw.product_sales", rows.sales),
+            ("raw.purchase_orders", rows.orders),
+            ("raw.stock_receipts", rows.receipts),
+            ("raw.inventory", rows.counts),
+            ("sim.shrinkage_events", rows.shrinkage),
+        )
     }
 
 
