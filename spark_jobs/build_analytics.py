@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -59,6 +60,7 @@ class Params:
     aging_threshold_days: int = 90
     period_days: int = 30
     read_partitions: int = 2
+    write_threads: int = 4
 
 
 def parse_args(argv: list[str] | None = None) -> Params:
@@ -73,6 +75,7 @@ def parse_args(argv: list[str] | None = None) -> Params:
         ("aging-threshold-days", 90),
         ("period-days", 30),
         ("read-partitions", 2),
+        ("write-threads", 4),
     ):
         parser.add_argument(f"--{name}", type=int, default=default)
     a = parser.parse_args(argv)
@@ -88,6 +91,7 @@ def parse_args(argv: list[str] | None = None) -> Params:
         aging_threshold_days=a.aging_threshold_days,
         period_days=a.period_days,
         read_partitions=a.read_partitions,
+        write_threads=a.write_threads,
     )
 
 
@@ -227,11 +231,18 @@ def main(argv: list[str] | None = None) -> int:
     db = Warehouse.from_env()
     refreshed_at = datetime.now(UTC)
     tables = build_tables(read_raw(spark, db, p), p)
-    for name, df in tables.items():
+
+    def write(item: tuple[str, DataFrame]) -> None:
+        name, df = item
         step = time.monotonic()
         # Small tables in one insert stream; the fact tables in as many as the cores.
         write_staging(db, df if name in INCREMENTAL_TABLES else df.coalesce(1), name, refreshed_at)
         print(f"build_analytics: staging.{name} written in {time.monotonic() - step:.1f}s", flush=True)
+
+    # The tables are small and share cached inputs: writing several at once keeps both cores busy while
+    # each write waits on PostgreSQL.
+    with ThreadPoolExecutor(max_workers=p.write_threads) as pool:
+        list(pool.map(write, tables.items()))
     write_manifest(spark, db, p, refreshed_at)
     scope = f"fact days from {p.from_date}" if p.from_date else "full rebuild"
     print(
