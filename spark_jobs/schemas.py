@@ -168,17 +168,8 @@ INVENTORY_AGING = _schema(
     ("aged_value", MONEY),
 )
 
-DIM_PRODUCTS = _schema(
-    ("product_id", IntegerType()),
-    ("sku", StringType()),
-    ("product_name", StringType()),
-    ("category", StringType()),
-    ("brand", StringType(), True),
-    ("unit", StringType()),
-    ("cost_price", PRICE),
-    ("selling_price", PRICE),
-    ("lead_time", IntegerType()),
-)
+# The product dimension publishes the catalogue's columns as they are.
+DIM_PRODUCTS = PRODUCTS
 
 FACT_DAILY_SALES = _schema(
     ("date_key", DateType()),

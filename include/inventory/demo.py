@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 from psycopg2 import sql
@@ -128,11 +129,8 @@ def main() -> int:
 
         t = _step(2, total, "Running refresh_inventory_tables_dag (drop + create + verify the warehouse schema)")
         run_dag("refresh_inventory_tables_dag", {"confirm": True})
-        conn = db.connect()
-        try:
+        with closing(db.connect()) as conn:
             result = schema.verify(conn)
-        finally:
-            conn.close()
         if not result.ok:
             raise StepFailed(f"schema verification failed: {result.problems()}")
         print(
@@ -142,30 +140,19 @@ def main() -> int:
 
         t = _step(3, total, f"Running simulate_retail_history: {days} days of simulated retail activity")
         run_dag("simulate_retail_history", {"days": days})
-        conn = db.connect()
-        try:
+        with closing(db.connect()) as conn:
             counts, source = table_counts(conn), catalogue_source(conn)
-        finally:
-            conn.close()
         print(f"      done in {time.monotonic() - t:.1f}s; product catalogue from the {source}")
         for table, n in counts.items():
             print(f"      {table:<28} {n:>10,} rows")
 
         t = _step(4, total, "Running build_inventory_analytics: Spark builds the analytics tables, gate, publish")
         run_dag("build_inventory_analytics", {"full_refresh": True})
-        conn = db.connect()
-        try:
-            headline = headline_kpis(conn)
-        finally:
-            conn.close()
+        with closing(db.connect()) as conn:
+            headline, sent = headline_kpis(conn), alert_summary(conn)
         print(f"      done in {time.monotonic() - t:.1f}s; as of {headline.pop('as of')}")
         for name, value in headline.items():
             print(f"      {name:<34} {value}")
-        conn = db.connect()
-        try:
-            sent = alert_summary(conn)
-        finally:
-            conn.close()
         print(f"      alert emails (to the local SMTP sink, as .eml files in {mail_dir}):")
         for kind, status, recipients, n in sent:
             print(f"      {n:>3} x {kind:<12} {status:<8} -> {recipients}")

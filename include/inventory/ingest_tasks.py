@@ -6,6 +6,8 @@ the plain functions in catalogue.py and simulation.py, which tests call directly
 
 from __future__ import annotations
 
+from contextlib import closing
+
 from airflow.sdk import Asset, task
 
 from include.inventory import config
@@ -80,17 +82,11 @@ def ensure_master_data(params=None) -> str:
     from include.inventory import alerts, db, simulation
 
     params = params or {}
-    conn = db.airflow_connection()
-    try:
-        result = simulation.ensure_master_data(conn, sim_config(params.get("scale"), params.get("seed")))
-    finally:
-        conn.close()
+    sim = sim_config(params.get("scale"), params.get("seed"))
+    with closing(db.airflow_connection()) as conn:
+        result = simulation.ensure_master_data(conn, sim)
+        managers = alerts.seed_managers(conn, sim.seed)
     summary = result.summary() if result else "master data already in place"
-    conn = db.airflow_connection()
-    try:
-        managers = alerts.seed_managers(conn, int(params.get("seed") or config.setting("sim_seed")))
-    finally:
-        conn.close()
     summary += f"; {managers} inventory managers added" if managers else ""
     print(summary)
     return summary
