@@ -43,10 +43,17 @@ def insert_fake_inventory_dag():
     @task(outlets=[RAW_LAYER])
     def simulate_and_load(data_interval_start=None, data_interval_end=None) -> dict:
         """Simulate the run's window and load it as one batch (deterministic, so simulate and load are one step)."""
+        from airflow.sdk.exceptions import AirflowFailException
+
         from include.inventory import db, simulation
 
         conn = db.airflow_connection()
         try:
+            try:
+                window = data_interval_end - data_interval_start
+                simulation.check_no_overlap(conn, data_interval_start, data_interval_end, window)
+            except RuntimeError as exc:  # retrying cannot help: the period was simulated by the history DAG
+                raise AirflowFailException(str(exc)) from exc
             result = simulation.run_window(conn, sim_config(), data_interval_start, data_interval_end)
         finally:
             conn.close()

@@ -98,12 +98,20 @@ def test_history_then_minute_runs_are_idempotent(airflow_db, fresh_schema, dummy
     assert run.state == "success"
     twice = {t: rows(conn, t, k) for t, k in (("raw.product_sales", "sale_id"), ("raw.inventory", "inventory_id"))}
     assert twice == once
+    counts_before_overlap = counts(conn)
     with conn.cursor() as cur:
         cur.execute(
             "SELECT count(*) FROM raw.ingest_batches WHERE kind = 'simulation' AND window_start = %s", (interval[0],)
         )
         assert cur.fetchone()[0] == 1
     conn.rollback()
+
+    # A minute inside the history DAG's days would count that minute twice: refused at once, not retried.
+    run = load_dag("insert_fake_inventory_dag").test(logical_date=day - timedelta(days=1))
+    assert run.state == "failed"
+    tries = {ti.task_id: (ti.state, ti.try_number) for ti in run.get_task_instances()}
+    assert tries["simulate_and_load"] == ("failed", 1)
+    assert counts(conn) == counts_before_overlap
 
 
 def test_api_down_falls_back_to_the_snapshot(airflow_db, fresh_schema, monkeypatch):
