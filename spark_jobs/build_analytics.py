@@ -200,9 +200,9 @@ def read_raw(spark: SparkSession, db: Warehouse, p: Params) -> dict[str, DataFra
     }
 
 
-def write_manifest(spark: SparkSession, db: Warehouse, p: Params, refreshed_at: datetime) -> None:
-    """What this run wrote to staging; the publish step follows it (and refuses a manifest of another run)."""
-    rows = [
+def manifest_rows(p: Params) -> list[tuple]:
+    """What this run writes to staging, one row per table: (table, key columns, scope, from_date, as_of, run_id)."""
+    return [
         (
             name,
             ",".join(schemas.OUTPUT_KEYS[SCHEMA_OF[name]]),
@@ -213,9 +213,23 @@ def write_manifest(spark: SparkSession, db: Warehouse, p: Params, refreshed_at: 
         )
         for name in SCHEMA_OF
     ]
-    df = spark.createDataFrame(
-        rows, "table_name string, key_columns string, scope string, from_date date, as_of timestamp, run_id string"
-    )
+
+
+MANIFEST_SCHEMA = "table_name string, key_columns string, scope string, from_date date, as_of timestamp, run_id string"
+
+
+def write_manifest(spark: SparkSession, db: Warehouse, p: Params, refreshed_at: datetime) -> None:
+    """The manifest the publish step follows (it refuses a manifest of another run).
+
+    Built from literals in the JVM (not spark.createDataFrame of Python rows, which would start Python workers
+    on the executors): the job runs no Python on executors at all, so a cluster's workers need no Python.
+    """
+    columns = [c.split() for c in MANIFEST_SCHEMA.split(", ")]
+    rows = [
+        F.struct(*[F.lit(v).cast(t).alias(c) for v, (c, t) in zip(row, columns, strict=True)])
+        for row in manifest_rows(p)
+    ]
+    df = spark.range(1).select(F.inline(F.array(*rows)))
     write_staging(db, df, MANIFEST_TABLE.split(".", 1)[1], refreshed_at)
 
 

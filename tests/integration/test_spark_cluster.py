@@ -115,7 +115,7 @@ def spark_cluster(tmp_path_factory):
         "SPARK_LOG_DIR": str(root / "logs"),
         "SPARK_PID_DIR": str(root / "pids"),
         "SPARK_DAEMON_MEMORY": "512m",
-        # Executors start Python workers with the interpreter that has pyspark and the job's imports.
+        # The job runs no Python on executors; were it to, this is the interpreter they would start.
         "PYSPARK_PYTHON": sys.executable,
     }
     port, webui_port = free_port(7077), free_port()  # the usual 7077 unless something else holds it
@@ -208,6 +208,8 @@ def test_cluster_run_publishes_the_local_tables(history, spark_cluster, monkeypa
     logs = executor_logs(spark_cluster, apps[0]["id"])
     ran = {str(work_dir): (jar in text, "Running task" in text) for work_dir, text in logs.items()}
     assert all(fetched and tasks for fetched, tasks in ran.values()), ran
+    # The executors ran JVM tasks only: no Python worker (PythonRunner logs each Python task it runs).
+    assert not [str(work_dir) for work_dir, text in logs.items() if "PythonRunner" in text]
     # Every table was replaced by the cluster run ...
     cluster_refreshed = refreshed_at(history)
     stale = [t for t in analytics.EXPECTED_TABLES if not cluster_refreshed[t][0] > local_refreshed[t][1]]
