@@ -1,14 +1,17 @@
 """
 ### Every-minute ingest: dummyjson catalogue + one minute of simulated retail activity
 
-Each run covers its data interval (one minute): it refreshes the product catalogue from dummyjson (falling back
-to the shipped snapshot with a WARNING when the API cannot be reached), makes sure the master data exists, then
+Each run covers its data interval (one minute): it refreshes the product catalogue from dummyjson when the last
+refresh is older than `catalogue_refresh_minutes` (default 60; otherwise `fetch_catalogue_if_due` and
+`upsert_products` show as skipped), falling back to the shipped snapshot with a WARNING when the API cannot be
+reached, makes sure the master data exists, then
 simulates that minute of business (sales, replenishment orders and receipts, rare shrinkage, stock counts) and
 loads it into the `raw` tables as **one atomic batch**. Re-running a run (or clearing a task) replaces that
 batch's rows: no duplicates, nothing lost. Each batch is audited in `raw.ingest_batches`.
 
 Updates the Asset `inventory_raw_layer`, on which the analytics DAG is scheduled.
-Variables: `dummyjson_base_url`, `dummyjson_timeout_seconds`, `sim_*` (see docs/configuration.md).
+Variables: `dummyjson_base_url`, `dummyjson_timeout_seconds`, `catalogue_refresh_minutes`, `sim_*`
+(see docs/configuration.md).
 """
 
 from __future__ import annotations
@@ -18,7 +21,13 @@ from datetime import datetime, timedelta
 from airflow.sdk import CronDataIntervalTimetable, dag, task
 
 from include.inventory.dag_defaults import default_args
-from include.inventory.ingest_tasks import RAW_LAYER, ensure_master_data, fetch_catalogue, sim_config, upsert_products
+from include.inventory.ingest_tasks import (
+    RAW_LAYER,
+    ensure_master_data,
+    fetch_catalogue_if_due,
+    sim_config,
+    upsert_products,
+)
 
 
 @dag(
@@ -75,7 +84,7 @@ def insert_fake_inventory_dag():
             raise RuntimeError(f"batch {loaded['batch_id']} audit row does not match the load: {row}")
         return f"batch {row['batch_id']}: {row['row_counts']} in {row['duration_ms']} ms"
 
-    catalogue = upsert_products(fetch_catalogue())
+    catalogue = upsert_products(fetch_catalogue_if_due())
     master = ensure_master_data()
     loaded = simulate_and_load()
     catalogue >> master >> loaded

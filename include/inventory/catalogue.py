@@ -29,6 +29,7 @@ import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import astuple, dataclass, fields, replace
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any, Protocol
@@ -544,3 +545,12 @@ def load_catalogue_records(
         )
     logger.info(result.summary())
     return result
+
+
+def last_refresh(conn: PgConnection) -> datetime | None:
+    """When the catalogue was last loaded successfully (from the API or the snapshot), or None."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT max(finished_at) FROM raw.ingest_batches WHERE kind = 'catalogue' AND status = 'success'")
+        (last,) = cur.fetchone()
+    conn.rollback()
+    return last

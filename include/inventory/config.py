@@ -26,6 +26,11 @@ SETTINGS: dict[str, Setting] = {
     for s in (
         Setting("dummyjson_base_url", "https://dummyjson.com", "Base URL of the dummyjson product API."),
         Setting("dummyjson_timeout_seconds", "5", "Timeout of each dummyjson request, in seconds."),
+        Setting(
+            "catalogue_refresh_minutes",
+            "60",
+            "The minute ingest DAG refreshes the catalogue at most this often (it changes rarely); 0: every run.",
+        ),
         Setting("sim_seed", "42", "Seed of the retail simulation; the same seed reproduces the same data."),
         Setting("sim_locations", "3", "Number of warehouse locations the simulation creates (once)."),
         Setting("sim_warehouses", "5", "Number of warehouses, spread over the locations (created once)."),

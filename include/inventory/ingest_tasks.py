@@ -46,9 +46,7 @@ def _product_count(scale: str | None) -> int:
     return SCALES[scale][3] if scale else int(config.setting("sim_products"))
 
 
-@task
-def fetch_catalogue() -> dict:
-    """The dummyjson catalogue, or the shipped snapshot (with a WARNING saying why) when the API fails."""
+def _fetch() -> dict:
     from include.inventory.catalogue import DummyJsonClient, SnapshotCatalogue, fetch_with_fallback
 
     client = DummyJsonClient(
@@ -57,6 +55,39 @@ def fetch_catalogue() -> dict:
     products, source = fetch_with_fallback(client, SnapshotCatalogue())
     print(f"fetched {len(products)} catalogue records from the {source}")
     return {"products": products, "source": source}
+
+
+@task
+def fetch_catalogue() -> dict:
+    """The dummyjson catalogue, or the shipped snapshot (with a WARNING saying why) when the API fails."""
+    return _fetch()
+
+
+@task
+def fetch_catalogue_if_due() -> dict:
+    """fetch_catalogue, unless the catalogue was refreshed less than `catalogue_refresh_minutes` ago (skipped).
+
+    A product catalogue changes rarely: fetching it every minute would cost the cycle seconds (more while the API
+    is down and the client backs off) and hammer the API, for nothing.
+    """
+    from datetime import UTC, datetime, timedelta
+
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from include.inventory import db
+    from include.inventory.catalogue import last_refresh
+
+    minutes = int(config.setting("catalogue_refresh_minutes"))
+    if minutes > 0:
+        with closing(db.airflow_connection()) as conn:
+            last = last_refresh(conn)
+        if last is not None and datetime.now(UTC) - last < timedelta(minutes=minutes):
+            due = last + timedelta(minutes=minutes)
+            raise AirflowSkipException(
+                f"catalogue refreshed at {last:%Y-%m-%d %H:%M:%S %Z}; next refresh due after {due:%H:%M:%S} "
+                "(Variable catalogue_refresh_minutes)"
+            )
+    return _fetch()
 
 
 @task
@@ -76,7 +107,7 @@ def upsert_products(payload: dict, data_interval_start=None, params=None) -> str
     return result.summary()
 
 
-@task
+@task(trigger_rule="none_failed")  # runs when the catalogue refresh was skipped as not due
 def ensure_master_data(params=None) -> str:
     """Locations, warehouses, suppliers and product-supplier links: created once, extended when scaled up."""
     from include.inventory import alerts, db, simulation

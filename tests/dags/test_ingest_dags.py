@@ -89,6 +89,10 @@ def test_history_then_minute_runs_are_idempotent(airflow_db, fresh_schema, dummy
     minute = load_dag("insert_fake_inventory_dag")
     run = minute.test(logical_date=day)
     assert run.state == "success"
+    # The history run refreshed the catalogue moments ago: not due again (catalogue_refresh_minutes).
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert states["fetch_catalogue_if_due"] == states["upsert_products"] == "skipped", states
+    assert states["ensure_master_data"] == states["simulate_and_load"] == "success", states
     interval = (run.data_interval_start, run.data_interval_end)
     assert interval[1] - interval[0] == timedelta(minutes=1)
     once = {t: rows(conn, t, k) for t, k in (("raw.product_sales", "sale_id"), ("raw.inventory", "inventory_id"))}
