@@ -47,6 +47,11 @@ SETTINGS: dict[str, Setting] = {
         Setting("aging_threshold_days", "90", "Age in days beyond which stock counts as aging inventory."),
         Setting("kpi_period_days", "30", "Days the sales KPIs, turnover and top products are computed over."),
         Setting("spark_jdbc_jar", "/usr/share/java/postgresql.jar", "PostgreSQL JDBC driver jar for Spark."),
+        Setting(
+            "spark_cds_dir",
+            "",
+            "Where the Spark driver's class-data-sharing archive is kept (empty: $AIRFLOW_HOME/spark-cds; off: none).",
+        ),
         Setting("alert_email_recipients", "", "Comma-separated fallback recipients for alerts."),
         Setting(
             "discrepancy_tolerance_units",

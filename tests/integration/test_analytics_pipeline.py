@@ -202,3 +202,11 @@ def test_failing_quality_gate_leaves_published_tables_untouched(pipeline):
     with pytest.raises(analytics.QualityGateFailed, match="not of other-run"):
         analytics.quality_gate(pipeline, "other-run", 50)
     assert published(pipeline) == before
+
+
+def test_the_first_run_left_a_class_data_sharing_archive_for_the_driver(pipeline):
+    """The runs above started the Spark driver from it (include/inventory/spark.py); no dump left half-written."""
+    import os
+
+    made = sorted(p.name for p in (Path(os.environ["AIRFLOW_HOME"]) / "spark-cds").iterdir())
+    assert len(made) == 1 and made[0].endswith(".jsa"), made
