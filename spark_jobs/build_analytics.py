@@ -240,11 +240,20 @@ def main(argv: list[str] | None = None) -> int:
         SparkSession.builder.appName(f"build_inventory_analytics {p.run_id}")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.shuffle.partitions", str(max(2, p.read_partitions)))
+        # PySpark 4 records the Python call site of every DataFrame call for error messages: four extra JVM
+        # round trips per call, about a fifth of the time spent building the plans (profiled with cProfile).
+        .config("spark.python.sql.dataFrameDebugging.enabled", "false")
         .getOrCreate()
     )
     db = Warehouse.from_env()
     refreshed_at = datetime.now(UTC)
+    started = time.monotonic()
     tables = build_tables(read_raw(spark, db, p), p)
+    print(
+        f"build_analytics: session in {started - began:.1f}s, plans of {len(tables)} tables in "
+        f"{time.monotonic() - started:.1f}s",
+        flush=True,
+    )
 
     def write(item: tuple[str, DataFrame]) -> None:
         name, df = item
