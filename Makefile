@@ -5,12 +5,13 @@ SHELL := /bin/bash
 ENV := source scripts/env.sh &&
 PYTEST_ARGS ?=
 
-.PHONY: help install db db-stop demo test lint airflow clean
+.PHONY: help install db db-stop demo test lint airflow portal clean
 
 help:
 	@echo "make demo     run the pipeline end to end (installs, starts a local PostgreSQL if none is configured)"
 	@echo "make test     lint + the whole test suite"
-	@echo "make airflow  Airflow UI on http://localhost:8080 with this project's DAGs"
+	@echo "make airflow  Airflow UI on http://localhost:8080 with this project's DAGs (and the manager portal)"
+	@echo "make portal   the manager portal alone, on http://localhost:8090 (include/portal)"
 	@echo "make db / db-stop   start / stop the project-local PostgreSQL"
 	@echo "make clean    stop the local cluster and remove .local/ (all local data)"
 
@@ -40,6 +41,9 @@ test: lint db
 
 airflow: db
 	@$(ENV) scripts/airflow.sh
+
+portal: db
+	@$(ENV) python -m include.portal serve
 
 clean: db-stop
 	rm -rf .local

@@ -7,6 +7,7 @@
 #   inventory  database `inventory`, the warehouse; the pipeline's connection (warehouse_db) logs in as it
 #   bi_reader  may connect to `inventory`, not to `airflow`; what it may read is granted by 090_bi_reader.sql when
 #              the pipeline creates the schema. NOLOGIN unless BI_READER_PASSWORD is set (docs/powerbi.md).
+#              `inventory` is a member, so the manager portal can read its dashboards as bi_reader.
 set -euo pipefail
 
 psql -v ON_ERROR_STOP=1 --no-psqlrc --username "$POSTGRES_USER" --dbname postgres \
@@ -22,6 +23,8 @@ CREATE DATABASE inventory OWNER inventory;
 REVOKE CONNECT, TEMPORARY ON DATABASE airflow FROM PUBLIC;
 REVOKE CONNECT, TEMPORARY ON DATABASE inventory FROM PUBLIC;
 GRANT CONNECT ON DATABASE inventory TO bi_reader;
+-- The manager portal logs in as inventory and reads its dashboards as bi_reader (SET LOCAL ROLE): a member.
+GRANT bi_reader TO inventory;
 
 SELECT :'bi_pw' <> '' AS bi_login \gset
 \if :bi_login

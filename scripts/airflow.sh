@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make airflow`: Airflow 3 (api-server, scheduler, dag-processor, triggerer via `airflow standalone`) with this
-# project's DAGs and connections, sized for a 2-core machine. UI on http://localhost:${AIRFLOW__API__PORT}.
+# project's DAGs and connections, sized for a 2-core machine. UI on http://localhost:${AIRFLOW__API__PORT}; the
+# manager portal (include/portal) runs beside it on http://localhost:${PORTAL_PORT:-8090}.
 set -euo pipefail
 # SimpleAuthManager: one admin user; standalone generates its password once and keeps it in this file.
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="${AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS:-admin:admin}"
@@ -24,7 +25,11 @@ echo "==> Starting Airflow (Ctrl-C stops it); logs in $AIRFLOW_HOME/standalone.l
 # Its own process group, so stopping this script stops every Airflow process it started.
 setsid airflow standalone >"$AIRFLOW_HOME/standalone.log" 2>&1 &
 pid=$!
-trap 'kill -TERM -- -$pid 2>/dev/null; wait $pid 2>/dev/null; [ -n "$sink" ] && kill $sink 2>/dev/null; echo "Airflow stopped."' INT TERM EXIT
+portal=""
+trap 'kill -TERM -- -$pid 2>/dev/null; wait $pid 2>/dev/null; [ -n "$sink" ] && kill $sink 2>/dev/null; [ -n "$portal" ] && kill $portal 2>/dev/null; echo "Airflow stopped."' INT TERM EXIT
+# The manager portal (include/portal, `make portal` alone): its own process on its own port, next to Airflow.
+python -m include.portal serve >"$AIRFLOW_HOME/portal.log" 2>&1 &
+portal=$!
 url="http://localhost:${AIRFLOW__API__PORT}"
 for _ in $(seq 1 120); do
     if curl -fsS "$url/api/v2/monitor/health" >/dev/null 2>&1; then break; fi
@@ -37,4 +42,11 @@ echo "Airflow is up: $url"
 echo "  user: admin   password: ${admin_secret:-see $AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE}"
 echo "  DAGs from $AIRFLOW__CORE__DAGS_FOLDER; warehouse connection warehouse_db from AIRFLOW_CONN_WAREHOUSE_DB"
 echo "  Alert emails: $PROJECT_ROOT/.local/mail/*.eml (local SMTP sink on 127.0.0.1:8025)"
+portal_url="http://localhost:${PORTAL_PORT:-8090}"
+if curl -fsS "$portal_url/healthz" >/dev/null 2>&1; then
+    echo "Manager portal is up: $portal_url (log: $AIRFLOW_HOME/portal.log)"
+else
+    echo "Manager portal is not answering on $portal_url; last lines of $AIRFLOW_HOME/portal.log:"
+    tail -5 "$AIRFLOW_HOME/portal.log" 2>/dev/null || true
+fi
 wait $pid

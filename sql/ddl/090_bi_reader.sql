@@ -28,13 +28,13 @@ GRANT SELECT ON ALL TABLES IN SCHEMA analytics TO bi_reader;
 ALTER DEFAULT PRIVILEGES IN SCHEMA analytics GRANT SELECT ON TABLES TO bi_reader;
 
 -- Every other layer: nothing, explicitly, even if a grant was made by hand (or to PUBLIC, which bi_reader is a
--- member of). Schemas that do not exist (yet) in this database are skipped.
+-- member of); `portal` holds password hashes. Schemas that do not exist (yet) in this database are skipped.
 DO $$
 DECLARE
     s text;
 BEGIN
     FOR s IN
-        SELECT nspname FROM pg_namespace WHERE nspname IN ('raw', 'staging', 'sim', 'alerts') ORDER BY nspname
+        SELECT nspname FROM pg_namespace WHERE nspname IN ('raw', 'staging', 'sim', 'alerts', 'portal') ORDER BY nspname
     LOOP
         EXECUTE format('REVOKE ALL ON SCHEMA %I FROM bi_reader, PUBLIC', s);
         EXECUTE format('REVOKE ALL ON ALL TABLES IN SCHEMA %I FROM bi_reader, PUBLIC', s);

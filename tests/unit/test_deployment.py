@@ -34,7 +34,7 @@ AIRFLOW_SERVICES = {
     "airflow-triggerer",
     "airflow-init",
 }
-SERVICES = AIRFLOW_SERVICES | {"postgres", "spark-master", "spark-worker", "mailpit"}
+SERVICES = AIRFLOW_SERVICES | {"postgres", "spark-master", "spark-worker", "mailpit", "portal"}
 AIRFLOW_HOME = "/usr/local/airflow"
 PROJECT_MOUNTS = {f"./{d}:{AIRFLOW_HOME}/{d}" for d in ("dags", "include", "spark_jobs", "sql")}
 
@@ -234,6 +234,20 @@ def test_spark_cluster_runs_the_pinned_spark_on_java_17(services):
     assert services["spark-master"]["image"] == services["spark-worker"]["image"] == image
     assert "spark://spark-master:7077" in services["spark-worker"]["command"]
     assert f"FROM {image} AS spark" in DOCKERFILE.read_text()  # the JVM the driver runs
+
+
+def test_the_portal_runs_the_project_image_on_its_own_port(services):
+    portal, env = services["portal"], environment(services["portal"])
+    assert portal["image"] == services["airflow-scheduler"]["image"] and portal["build"] == "."
+    assert "python -m include.portal serve --host 0.0.0.0 --port 8090" in " ".join(portal["command"])
+    assert portal["ports"] == ["127.0.0.1:8091:8090"]  # 8090 on the host is the Spark master's UI
+    assert "/healthz" in " ".join(portal["healthcheck"]["test"])
+    assert env["PORTAL_SECRET_KEY"].startswith("${PORTAL_SECRET_KEY:?")  # required, no default
+    warehouse = split_uri(env["AIRFLOW_CONN_WAREHOUSE_DB"])
+    assert (warehouse.hostname, warehouse.path) == ("postgres", "/inventory")
+    assert {"./include:/usr/local/airflow/include", "./sql:/usr/local/airflow/sql"} <= set(portal["volumes"])
+    # It reads the dashboards as bi_reader: the warehouse owner must be a member (docker/postgres-init.sh).
+    assert "GRANT bi_reader TO inventory;" in (ROOT / "docker" / "postgres-init.sh").read_text()
 
 
 def test_mailpit_and_warehouse_ports(services):

@@ -1,0 +1,87 @@
+"""Run the portal, or (de)activate an account from the command line.
+
+    python -m include.portal [serve] [--host 127.0.0.1] [--port 8090]
+    python -m include.portal deactivate EMAIL [--role inventory_manager|store_manager]
+    python -m include.portal activate EMAIL [--role ...]
+
+Deactivating an account stops its logins and, for an inventory manager, their low-stock emails (their row in
+raw.inventory_managers becomes inactive). Settings come from the environment (include/portal/config.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from include.portal.accounts import ROLES
+
+
+def ensure_schema(database_url: str) -> bool:
+    """Apply the warehouse DDL (sql/ddl, idempotent: IF NOT EXISTS throughout) when the portal's tables are missing,
+    e.g. on a database created before the portal existed. Returns whether it did."""
+    from include.inventory import db, schema
+
+    conn = db.connect(database_url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT to_regclass('portal.accounts') IS NULL")
+            (missing,) = cur.fetchone()
+        conn.rollback()
+        if missing:
+            schema.create(conn)
+            print("the portal's tables were missing: applied sql/ddl (creates what is missing, changes nothing else)")
+        return missing
+    finally:
+        conn.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m include.portal", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command")
+    serve = sub.add_parser("serve", help="serve the portal with uvicorn (the default)")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    for name, verb in (("deactivate", "stop logins and low-stock emails of"), ("activate", "re-enable")):
+        p = sub.add_parser(name, help=f"{verb} the account(s) with this email")
+        p.add_argument("email")
+        p.add_argument("--role", choices=sorted(ROLES), help="only this role's account (default: both)")
+    args = parser.parse_args(argv)
+
+    from include.portal.config import settings_from_env
+
+    settings = settings_from_env()
+    if args.command in ("deactivate", "activate"):
+        from include.portal.accounts import set_active_by_email
+        from include.portal.db import Database
+
+        db = Database(settings.database_url, size=1)
+        try:
+            with db.transaction() as cur:
+                changed = set_active_by_email(cur, args.email, args.command == "activate", args.role)
+        finally:
+            db.close()
+        if not changed:
+            print(f"no account with email {args.email}", file=sys.stderr)
+            return 1
+        for account_id, role in changed:
+            print(f"{args.command}d account {account_id} ({ROLES[role].lower()}) {args.email}")
+        return 0
+
+    import uvicorn
+
+    from include.portal.app import create_app
+
+    try:
+        ensure_schema(settings.database_url)
+    except Exception as exc:  # noqa: BLE001 - reported as one clear line; the traceback helps nobody here
+        print(f"cannot prepare the warehouse database: {exc}", file=sys.stderr)
+        return 1
+    host = getattr(args, "host", None) or settings.host
+    port = getattr(args, "port", None) or settings.port
+    print(f"Manager portal on http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{port}", flush=True)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", proxy_headers=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,238 @@
+"""What the dashboards show, read from the `analytics` tables as the read-only role, scoped to one location.
+
+A dashboard is read in one read-only REPEATABLE READ transaction, so every number on the page comes from the same
+publish. Its first query, as the portal's own user, finds the warehouses of the manager's location
+(`raw.warehouse`, master data); then `SET LOCAL ROLE bi_reader` and every other query reads `analytics` only,
+restricted to those warehouse ids. The SQL is in sql/portal/ (one file per block of the page); the KPI formulas
+are those of docs/metrics.md, computed over the location's warehouses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from psycopg2.extensions import cursor as PgCursor
+
+from include.inventory.db import load_sql
+from include.portal.accounts import INVENTORY_MANAGER, STORE_MANAGER
+from include.portal.db import set_local_role
+
+INVENTORY_TABLES = (
+    "current_stock",
+    "low_stock_data",
+    "inventory_aging",
+    "fact_inventory_reconciliation",
+    "product_inventory_metrics",
+    "low_stock_by_warehouse",
+)
+SALES_TABLES = ("fact_daily_sales", "dim_products", "sales_by_warehouse")
+LOW_STOCK_ROWS = 200
+DISCREPANCY_ROWS = 100
+RECONCILIATION_DAYS = 14
+TOP_PRODUCTS = 10
+
+
+@dataclass(frozen=True)
+class Scope:
+    location_id: int
+    location_name: str
+    warehouses: dict[int, str]  # id -> name, ordered by name
+
+    @property
+    def warehouse_ids(self) -> list[int]:
+        return list(self.warehouses)
+
+
+@dataclass(frozen=True)
+class Watermark:
+    publish_id: int
+    as_of: datetime
+    published_at: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "publish_id": self.publish_id,
+            "as_of": self.as_of.isoformat(),
+            "published_at": self.published_at.isoformat(),
+        }
+
+
+def scope_of(cur: PgCursor, location_id: int) -> Scope:
+    """The location and its warehouses (master data, read as the portal's user: bi_reader cannot read raw)."""
+    cur.execute(
+        "SELECT l.location_name, w.warehouse_id, w.warehouse_name FROM raw.warehouse_locations l "
+        "LEFT JOIN raw.warehouse w USING (location_id) WHERE l.location_id = %s ORDER BY w.warehouse_name",
+        (location_id,),
+    )
+    rows = cur.fetchall()
+    if not rows:
+        raise LookupError(f"location {location_id} does not exist")
+    return Scope(location_id, rows[0][0], {r[1]: r[2] for r in rows if r[1] is not None})
+
+
+def read_watermark(cur: PgCursor) -> Watermark | None:
+    cur.execute(load_sql("portal/watermark.sql"))
+    row = cur.fetchone()
+    return Watermark(*row) if row else None
+
+
+def missing_tables(cur: PgCursor, tables: tuple[str, ...]) -> list[str]:
+    cur.execute(
+        "SELECT t FROM unnest(%s::text[]) AS t WHERE to_regclass(format('analytics.%%I', t)) IS NULL ORDER BY t",
+        (list(tables),),
+    )
+    return [r[0] for r in cur.fetchall()]
+
+
+def _rows(cur: PgCursor, name: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    cur.execute(load_sql(f"portal/{name}.sql"), params)
+    names = [d.name for d in cur.description]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def last_day(as_of: datetime) -> date:
+    """The last UTC day as_of reaches into: as_of's date, or the day before when as_of is exactly 00:00
+    (the transforms' rule for "today", docs/metrics.md)."""
+    return (as_of.astimezone(UTC) - timedelta(microseconds=1)).date()
+
+
+def sales_period(as_of: datetime, period_days: int) -> dict[str, date]:
+    today = last_day(as_of)
+    return {
+        "today": today,
+        "yesterday": today - timedelta(days=1),
+        "monday": today - timedelta(days=today.weekday()),
+        "first_day": today - timedelta(days=period_days - 1),
+    }
+
+
+def inventory_data(cur: PgCursor, scope: Scope) -> dict[str, Any]:
+    p: dict[str, Any] = {"warehouse_ids": scope.warehouse_ids}
+    low = _rows(cur, "low_stock", {**p, "limit": LOW_STOCK_ROWS})
+    discrepancies = _rows(
+        cur, "reconciliation_discrepancies", {**p, "days": RECONCILIATION_DAYS, "limit": DISCREPANCY_ROWS}
+    )
+    for row in discrepancies:
+        row["warehouse_name"] = scope.warehouses.get(row["warehouse_id"], str(row["warehouse_id"]))
+    return {
+        "kpis": _rows(cur, "inventory_kpis", p)[0],
+        "warehouses": _rows(cur, "stock_by_warehouse", p),
+        "low_stock": {"rows": low, "total": low[0]["total"] if low else 0},
+        "aging": _rows(cur, "aging_buckets", p),
+        "reconciliation_days": _rows(cur, "reconciliation_days", {**p, "days": RECONCILIATION_DAYS}),
+        "discrepancies": {"rows": discrepancies, "total": discrepancies[0]["total"] if discrepancies else 0},
+        "reconciliation_window_days": RECONCILIATION_DAYS,
+    }
+
+
+def sales_data(cur: PgCursor, scope: Scope, as_of: datetime, period_days: int) -> dict[str, Any]:
+    period = sales_period(as_of, period_days)
+    p: dict[str, Any] = {"warehouse_ids": scope.warehouse_ids, "period_days": period_days, **period}
+    return {
+        "kpis": _rows(cur, "sales_kpis", p)[0],
+        "trend": _rows(cur, "sales_trend", p),
+        "top_products": _rows(cur, "top_products", {**p, "limit": TOP_PRODUCTS}),
+        "warehouses": _rows(cur, "sales_by_warehouse", p),
+        "period": {**period, "days": period_days},
+    }
+
+
+def read_dashboard(cur: PgCursor, role: str, location_id: int, read_role: str, period_days: int) -> dict[str, Any]:
+    """Everything one manager's dashboard shows. `ready` is False until the tables it reads have been published.
+
+    Call it in a read-only transaction (`Database.transaction(read_only=True)`): it switches the transaction to
+    `read_role` after reading the scope.
+    """
+    scope = scope_of(cur, location_id)
+    set_local_role(cur, read_role)
+    watermark = read_watermark(cur)
+    tables = INVENTORY_TABLES if role == INVENTORY_MANAGER else SALES_TABLES
+    missing = missing_tables(cur, tables)
+    result: dict[str, Any] = {
+        "kind": "inventory" if role == INVENTORY_MANAGER else "sales",
+        "scope": scope,
+        "watermark": watermark,
+        "ready": watermark is not None and not missing,
+        "missing_tables": missing,
+    }
+    if not result["ready"]:
+        return result
+    if role == INVENTORY_MANAGER:
+        result.update(inventory_data(cur, scope))
+    elif role == STORE_MANAGER:
+        result.update(sales_data(cur, scope, watermark.as_of, period_days))
+    else:
+        raise ValueError(f"unknown role {role!r}")
+    return result
+
+
+def jsonable(value: Any) -> Any:
+    """The dashboard as JSON: money and ratios as exact decimal strings, times in ISO 8601."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Scope):
+        return {
+            "location_id": value.location_id,
+            "location_name": value.location_name,
+            "warehouses": [{"warehouse_id": k, "warehouse_name": v} for k, v in value.warehouses.items()],
+        }
+    if isinstance(value, Watermark):
+        return value.as_dict()
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def _num(value: Any) -> float | int | None:
+    if value is None:
+        return None
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+def chart_data(dashboard: dict[str, Any]) -> dict[str, Any]:
+    """The series the page's charts draw (numbers as JSON numbers; the tables beside them show exact values)."""
+    if not dashboard.get("ready"):
+        return {}
+    if dashboard["kind"] == "inventory":
+        return {
+            "stock_by_warehouse": {
+                "labels": [w["warehouse_name"] for w in dashboard["warehouses"]],
+                "stock_value": [_num(w["stock_value"]) for w in dashboard["warehouses"]],
+                "low_stock": [_num(w["low_stock_products"]) for w in dashboard["warehouses"]],
+                "stock_out": [_num(w["stock_out_products"]) for w in dashboard["warehouses"]],
+            },
+            "aging": {
+                "labels": [b["bucket"] for b in dashboard["aging"]],
+                "units": [_num(b["units"]) for b in dashboard["aging"]],
+                "value": [_num(b["value"]) for b in dashboard["aging"]],
+            },
+            "reconciliation": {
+                "labels": [d["date_key"].isoformat() for d in dashboard["reconciliation_days"]],
+                "discrepancy_value": [_num(d["discrepancy_value"]) for d in dashboard["reconciliation_days"]],
+                "discrepancy_amount": [_num(d["discrepancy_amount"]) for d in dashboard["reconciliation_days"]],
+            },
+        }
+    return {
+        "trend": {
+            "labels": [d["date_key"].isoformat() for d in dashboard["trend"]],
+            "revenue": [_num(d["revenue"]) for d in dashboard["trend"]],
+            "units": [_num(d["units"]) for d in dashboard["trend"]],
+        },
+        "top_products": {
+            "labels": [p["product_name"] for p in dashboard["top_products"]],
+            "revenue": [_num(p["revenue"]) for p in dashboard["top_products"]],
+        },
+        "sales_by_warehouse": {
+            "labels": [w["warehouse_name"] for w in dashboard["warehouses"]],
+            "revenue": [_num(w["revenue"]) for w in dashboard["warehouses"]],
+        },
+    }

@@ -1,0 +1,301 @@
+"""Registration, login, sessions, CSRF and throttling through the app (TestClient) on the real PostgreSQL."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime, timedelta
+
+import psycopg2.errors
+import pytest
+from argon2 import PasswordHasher
+from portal_helpers import EMAIL, PASSWORD, csrf_token, login, register, registered_and_logged_in, registration
+
+from include.portal import accounts
+from include.portal.accounts import INVENTORY_MANAGER, STORE_MANAGER, LoginThrottled
+from include.portal.app import LOGIN_FAILED, SESSION_COOKIE
+from include.portal.config import PortalSettings
+from include.portal.security import Passwords, Throttle, make_hasher
+
+
+def rows(conn, query: str, params=()) -> list[tuple]:
+    with conn.cursor() as cur:
+        cur.execute(query, params)
+        found = cur.fetchall()
+    conn.rollback()
+    return found
+
+
+# ------------------------------------------------------------------------------------------------ registration
+
+
+@pytest.mark.parametrize("role", [STORE_MANAGER, INVENTORY_MANAGER])
+def test_register_then_log_in_then_log_out(client, seeded, role):
+    response = register(client, role)
+    assert response.status_code == 303 and response.headers["location"] == f"/login/{role}"
+    assert "Your account is ready" in client.get(f"/login/{role}").text
+
+    response = login(client, role)
+    assert response.status_code == 303 and response.headers["location"] == "/dashboard"
+    page = client.get("/dashboard")
+    assert page.status_code == 200
+    assert ("Inventory · Northfield" if role == INVENTORY_MANAGER else "Sales · Northfield Store") in page.text
+
+    token = csrf_token(client, "/account")
+    assert client.post("/logout", data={"csrf_token": token}).status_code == 303
+    assert client.get("/dashboard").headers["location"] == "/"
+    assert client.get("/api/dashboard").status_code == 401
+
+
+def test_the_password_is_stored_as_a_salted_argon2id_hash(client, seeded):
+    register(client, STORE_MANAGER)
+    register(client, INVENTORY_MANAGER)  # same password, same email, other role
+    hashes = [r[0] for r in rows(seeded, "SELECT password_hash FROM portal.accounts ORDER BY account_id")]
+    assert len(hashes) == 2 and hashes[0] != hashes[1]  # a random salt each
+    for stored in hashes:
+        assert stored.startswith("$argon2id$") and PASSWORD not in stored
+        assert PasswordHasher().verify(stored, PASSWORD)
+
+
+def test_production_hashing_parameters():
+    settings = PortalSettings(database_url="postgresql://x@y/z", secret_key="k" * 40)
+    stored = Passwords(make_hasher(settings)).hash(PASSWORD)
+    assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+
+
+def test_a_weaker_hash_is_upgraded_at_the_next_login(client, seeded, settings):
+    register(client, STORE_MANAGER)  # the test settings hash with t=1, m=1024
+    strong = Passwords(PasswordHasher(time_cost=2, memory_cost=2048, parallelism=1))
+    with seeded.cursor() as cur:
+        account = accounts.authenticate(
+            cur, STORE_MANAGER, EMAIL, PASSWORD, "192.0.2.1", strong, Throttle(5, 50, timedelta(minutes=15)), _now()
+        )
+    seeded.commit()
+    assert account is not None
+    (stored,) = rows(seeded, "SELECT password_hash FROM portal.accounts")[0]
+    assert "$m=2048,t=2,p=1$" in stored
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def test_invalid_fields_are_shown_with_messages_and_kept_except_passwords(client, seeded):
+    response = register(client, STORE_MANAGER, email="not-an-email", phone="12", password_confirm="something else")
+    assert response.status_code == 400
+    page = response.text
+    assert "Enter an email address like name@example.com." in page
+    assert "Enter a phone number of 7 to 15 digits" in page
+    assert 'aria-invalid="true"' in page and 'role="alert"' in page
+    assert 'value="not-an-email"' in page and 'value="Ann Lee"' in page  # kept
+    assert PASSWORD not in page  # never sent back
+    assert rows(seeded, "SELECT count(*) FROM portal.accounts") == [(0,)]
+
+
+def test_markup_in_fields_is_escaped(client, seeded):
+    response = register(client, STORE_MANAGER, name="<script>alert(1)</script>", email="bad")
+    assert response.status_code == 400
+    assert "<script>alert(1)</script>" not in response.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in response.text
+
+
+def test_emails_are_unique_per_role_whatever_the_case(client, seeded):
+    assert register(client, STORE_MANAGER).status_code == 303
+    again = register(client, STORE_MANAGER, email="Ann.Lee@Example.COM")
+    assert again.status_code == 400
+    assert "A store manager account with this email already exists." in again.text
+    assert register(client, INVENTORY_MANAGER).status_code == 303  # the other role may use it
+    assert rows(seeded, "SELECT role FROM portal.accounts ORDER BY role") == [(INVENTORY_MANAGER,), (STORE_MANAGER,)]
+    with seeded.cursor() as cur, pytest.raises(psycopg2.errors.UniqueViolation):
+        cur.execute(
+            "INSERT INTO portal.accounts (role, name, email, phone, password_hash, address, location_id, store_name) "
+            "VALUES ('store_manager', 'X', 'ANN.LEE@example.com', '5550100', '$argon2id$x', 'Somewhere', 1, 'S')"
+        )
+    seeded.rollback()
+
+
+def test_unknown_role_and_location_are_refused(client, seeded):
+    assert client.get("/register/admin").status_code == 404
+    response = register(client, STORE_MANAGER, location_id="999")
+    assert response.status_code == 400 and "Choose your location from the list." in response.text
+
+
+def test_the_registration_form_lists_the_locations(client, seeded):
+    page = client.get("/register/inventory_manager").text
+    for name in ("Northfield", "Southport", "Eastbrook"):
+        assert f">{name}</option>" in page
+    assert 'name="department"' in page and 'name="store_name"' not in page
+    assert 'name="store_name"' in client.get("/register/store_manager").text
+
+
+# ------------------------------------------------------------------------------------------------ login
+
+
+def test_login_errors_are_generic(client, seeded):
+    register(client, STORE_MANAGER)
+    wrong_password = login(client, STORE_MANAGER, password="not the password at all")
+    unknown_email = login(client, STORE_MANAGER, email="nobody@example.com")
+    other_role = login(client, INVENTORY_MANAGER)  # registered as a store manager only
+    for response in (wrong_password, unknown_email, other_role):
+        assert response.status_code == 401
+        assert LOGIN_FAILED in response.text
+        assert "not registered" not in response.text.lower() and "unknown" not in response.text.lower()
+    assert rows(seeded, "SELECT count(*) FROM portal.login_attempts WHERE NOT succeeded") == [(3,)]
+
+
+def test_login_is_throttled_per_email_and_address(make_client, seeded):
+    first = make_client("203.0.113.1")
+    register(first, STORE_MANAGER)
+    for _ in range(5):
+        assert login(first, STORE_MANAGER, password="wrong password, again").status_code == 401
+    blocked = login(first, STORE_MANAGER)  # the right password, but too many failures
+    assert blocked.status_code == 429
+    assert "Too many failed attempts. Try again in 15 minutes." in blocked.text
+    assert 0 < int(blocked.headers["Retry-After"]) <= 900
+    assert "/dashboard" not in blocked.headers.get("location", "")
+
+    # The same account from another address is not locked out (an attacker cannot lock a manager out).
+    other = make_client("203.0.113.2")
+    assert login(other, STORE_MANAGER).status_code == 303
+
+
+def test_throttle_counts_per_address_over_all_emails(make_client, seeded):
+    client = make_client("203.0.113.9", login_max_failures_per_ip=4)
+    register(client, STORE_MANAGER)
+    for i in range(4):
+        login(client, STORE_MANAGER, email=f"guess{i}@example.com")
+    assert login(client, STORE_MANAGER).status_code == 429
+
+
+def test_throttle_expires_and_a_success_resets_the_count(client, seeded):
+    register(client, STORE_MANAGER)
+    passwords = client.app.state.passwords
+    rule = Throttle(3, 50, timedelta(minutes=15))
+    t0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+    def attempt(password: str, at: datetime):
+        with seeded.cursor() as cur:
+            try:
+                return accounts.authenticate(cur, STORE_MANAGER, EMAIL, password, "192.0.2.5", passwords, rule, at)
+            finally:
+                seeded.commit()
+
+    assert attempt("wrong", t0) is None and attempt("wrong", t0) is None
+    assert attempt(PASSWORD, t0 + timedelta(minutes=1)) is not None  # a success clears the count
+    for minute in (2, 3, 4):
+        assert attempt("wrong", t0 + timedelta(minutes=minute)) is None
+    with pytest.raises(LoginThrottled) as raised:
+        attempt(PASSWORD, t0 + timedelta(minutes=5))
+    assert raised.value.retry_after == timedelta(minutes=12)
+    assert attempt(PASSWORD, t0 + timedelta(minutes=17, seconds=1)) is not None  # the oldest failure aged out
+
+
+def test_a_deactivated_account_cannot_log_in(client, seeded):
+    register(client, STORE_MANAGER)
+    with seeded.cursor() as cur:
+        cur.execute("UPDATE portal.accounts SET active = false")
+    seeded.commit()
+    response = login(client, STORE_MANAGER)
+    assert response.status_code == 401 and LOGIN_FAILED in response.text
+
+
+# ------------------------------------------------------------------------------------------------ sessions, CSRF
+
+
+def test_session_cookie_is_signed_httponly_and_lax(client, seeded):
+    registered_and_logged_in(client, STORE_MANAGER)
+    response = login(client, STORE_MANAGER)
+    cookie = response.headers["set-cookie"].lower()
+    assert cookie.startswith(f"{SESSION_COOKIE}=") and "httponly" in cookie and "samesite=lax" in cookie
+    assert "secure" not in cookie  # plain HTTP locally (https_only=False)
+    # The cookie carries ids only: no email, no password, no hash.
+    payload = json.loads(base64.b64decode(client.cookies[SESSION_COOKIE].split(".")[0] + "=="))
+    assert set(payload) == {"account_id", "role", "csrf"}
+
+
+def test_secure_cookies_when_https_only(make_client, seeded):
+    client = make_client(https_only=True)
+    page = client.get("/login/store_manager")
+    assert "secure" in page.headers["set-cookie"].lower()
+
+
+def test_a_tampered_or_foreign_cookie_is_not_a_session(client, make_client, seeded):
+    registered_and_logged_in(client, STORE_MANAGER)
+    value = client.cookies[SESSION_COOKIE]
+    payload, rest = value.split(".", 1)
+    forged = base64.b64encode(json.dumps({"account_id": 1, "role": "inventory_manager"}).encode()).decode()
+    client.cookies.set(SESSION_COOKIE, forged.rstrip("=") + "." + rest)
+    assert client.get("/api/dashboard").status_code == 401
+
+    other_key = make_client(secret_key="another-secret-key-" + "y" * 32)
+    other_key.cookies.set(SESSION_COOKIE, value)  # signed with the first key
+    assert other_key.get("/api/dashboard").status_code == 401
+
+
+POSTS = ["/register/store_manager", "/login/store_manager", "/logout", "/account/alerts", "/account/deactivate"]
+
+
+@pytest.mark.parametrize("path", POSTS)
+def test_every_form_needs_the_csrf_token(client, seeded, path):
+    csrf_token(client, "/login/store_manager")  # a session exists, with its token
+    data = {**registration(STORE_MANAGER), "password": PASSWORD}
+    missing = client.post(path, data=data)
+    wrong = client.post(path, data={**data, "csrf_token": "forged"})
+    for response in (missing, wrong):
+        assert response.status_code == 403
+        assert "This form has expired or did not come from this site." in response.text
+    assert rows(seeded, "SELECT count(*) FROM portal.accounts") == [(0,)]
+    assert rows(seeded, "SELECT count(*) FROM portal.login_attempts") == [(0,)]
+
+
+def test_a_token_from_another_session_is_refused(make_client, seeded):
+    alice, mallory = make_client(), make_client()
+    token = csrf_token(mallory, "/register/store_manager")
+    response = alice.post("/register/store_manager", data={**registration(STORE_MANAGER), "csrf_token": token})
+    assert response.status_code == 403
+
+
+def test_login_gives_a_new_csrf_token(client, seeded):
+    register(client, STORE_MANAGER)
+    before = csrf_token(client, "/login/store_manager")
+    login(client, STORE_MANAGER)
+    after = csrf_token(client, "/account")
+    assert before != after
+    assert client.post("/logout", data={"csrf_token": before}).status_code == 403
+
+
+def test_security_headers(client, seeded):
+    page = client.get("/")
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert page.headers["x-frame-options"] == "DENY" and page.headers["x-content-type-options"] == "nosniff"
+    assert page.headers["cache-control"] == "no-store"
+    assert "<script>" not in page.text  # no inline script: the CSP would block it
+
+
+# ------------------------------------------------------------------------------------------------ account page
+
+
+def test_closing_the_account_needs_the_password_and_logs_out(client, seeded):
+    registered_and_logged_in(client, INVENTORY_MANAGER)
+    token = csrf_token(client, "/account")
+    wrong = client.post("/account/deactivate", data={"csrf_token": token, "password": "not my password"})
+    assert wrong.status_code == 400 and "The password is wrong." in wrong.text
+    assert rows(seeded, "SELECT active FROM portal.accounts") == [(True,)]
+
+    done = client.post("/account/deactivate", data={"csrf_token": token, "password": PASSWORD})
+    assert done.status_code == 303 and done.headers["location"] == "/"
+    assert rows(
+        seeded, "SELECT a.active, m.active FROM portal.accounts a JOIN raw.inventory_managers m USING (manager_id)"
+    ) == [(False, False)]
+    assert client.get("/api/dashboard").status_code == 401
+    assert login(client, INVENTORY_MANAGER).status_code == 401
+
+
+def test_a_session_ends_when_the_account_is_deactivated_elsewhere(client, seeded):
+    registered_and_logged_in(client, STORE_MANAGER)
+    assert client.get("/api/dashboard").status_code == 200
+    with seeded.cursor() as cur:
+        accounts.set_active_by_email(cur, EMAIL.upper(), False)
+    seeded.commit()
+    assert client.get("/api/dashboard").status_code == 401

@@ -1,0 +1,239 @@
+"""End to end in headless Chromium: register, log in, read the dashboard, watch it update itself, log out.
+
+The portal runs in uvicorn on a loopback port (a thread of this process), on the seeded warehouse; the browser is
+Debian's chromium (scripts/bootstrap.sh installs it) driven by Playwright. The numbers on the page are compared
+with the analytics tables, read here with plain SQL. Charts must be drawn, and the page must log no error (a
+Content-Security-Policy violation would be one).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from dataclasses import replace
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import portal_seed as seed
+import pytest
+from portal_helpers import PASSWORD
+
+from include.inventory.db import transaction
+from include.portal.app import create_app, fmt_money, fmt_pct, fmt_units
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+# The network is closed here: no first-run, sync, component-update or background requests.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TIMEOUT_MS = 20_000
+# PORTAL_SCREENSHOTS=<dir>: save a full-page screenshot of each dashboard there, to look at.
+SCREENSHOTS = os.environ.get("PORTAL_SCREENSHOTS")
+
+
+@pytest.fixture
+def server(settings, seeded):
+    """The portal on 127.0.0.1:<free port>, polling every second."""
+    import uvicorn
+
+    app = create_app(replace(settings, poll_seconds=1))
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    srv = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not srv.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the portal did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(timeout=10)
+    sock.close()
+
+
+@pytest.fixture
+def page(tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `make install` (scripts/bootstrap.sh installs Debian's chromium)")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        context = browser.new_context(viewport={"width": 1280, "height": 1000})
+        context.set_default_timeout(TIMEOUT_MS)
+        tab = context.new_page()
+        tab.problems = []  # console errors and uncaught exceptions
+        tab.on("console", lambda m: tab.problems.append(m.text) if m.type == "error" else None)
+        tab.on("pageerror", lambda e: tab.problems.append(str(e)))
+        yield tab
+        if tab.problems:
+            tab.screenshot(path=str(tmp_path / "failed.png"), full_page=True)
+        browser.close()
+
+
+def snap(page, name: str) -> None:
+    if SCREENSHOTS:
+        Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"), full_page=True)
+
+
+def one(conn, query: str, params=()) -> tuple:
+    with conn.cursor() as cur:
+        cur.execute(query, params)
+        row = cur.fetchone()
+    conn.rollback()
+    return row
+
+
+def register_and_log_in(page, base: str, role_heading: str, role: str, extra: tuple[str, str], location: str) -> None:
+    page.goto(base + "/")
+    page.get_by_role("region", name=role_heading).get_by_role("link", name="Register").click()
+    page.wait_for_url(f"**/register/{role}")
+    page.get_by_label("Full name").fill("Ann Lee")
+    page.get_by_label("Email").fill("ann.lee@example.com")
+    page.get_by_label("Phone").fill("+1 555 010 0199")
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_label("Password again").fill(PASSWORD)
+    page.get_by_label(extra[0]).fill(extra[1])
+    page.get_by_label("Address").fill("1 Harbour Road")
+    page.get_by_label("Location").select_option(label=location)
+    page.get_by_role("button", name="Create account").click()
+    page.wait_for_url(f"**/login/{role}")
+    assert "Your account is ready" in page.get_by_role("status").first.inner_text()
+
+    page.get_by_label("Email").fill("ann.lee@example.com")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/dashboard")
+
+
+def kpi_text(page, key: str) -> str:
+    return page.locator(f"#kpi-{key}").inner_text()
+
+
+def charts_drawn(page) -> list[str]:
+    return page.evaluate(
+        "Array.from(document.querySelectorAll('canvas[data-chart]'))"
+        ".filter(c => window.Chart && Chart.getChart(c) && c.width > 0).map(c => c.dataset.chart)"
+    )
+
+
+def log_out(page, base: str) -> None:
+    page.get_by_role("button", name="Log out").click()
+    page.wait_for_url(base + "/")
+    assert "You have logged out." in page.inner_text("main")
+    page.goto(base + "/dashboard")
+    page.wait_for_url(base + "/")  # no session: back to the start page
+
+
+def test_inventory_manager_end_to_end(server, page, seeded):
+    register_and_log_in(page, server, "Inventory managers", "inventory_manager", ("Department", "Stock"), "Southport")
+    assert page.get_by_role("heading", level=1).inner_text() == "Inventory · Southport"
+
+    warehouses = [3, 4]
+    units, value = one(
+        seeded,
+        "SELECT sum(quantity), sum(stock_value) FROM analytics.current_stock WHERE warehouse_id = ANY(%s)",
+        (warehouses,),
+    )
+    low, out = one(
+        seeded,
+        "SELECT count(*), count(*) FILTER (WHERE is_stock_out) FROM analytics.low_stock_data "
+        "WHERE warehouse_id = ANY(%s)",
+        (warehouses,),
+    )
+    assert kpi_text(page, "total_units") == fmt_units(units)
+    assert kpi_text(page, "stock_value") == fmt_money(value)
+    assert kpi_text(page, "low_stock_products") == str(low) and kpi_text(page, "stock_out_products") == str(out)
+    assert page.locator("#low-stock tbody tr").count() == low
+    first_product = one(
+        seeded,
+        "SELECT product_name FROM analytics.low_stock_data WHERE warehouse_id = ANY(%s) AND is_stock_out",
+        (warehouses,),
+    )[0]
+    assert page.locator("#low-stock tbody tr").first.locator("th").inner_text().startswith(first_product)
+    assert page.locator("#aging tbody tr").count() == 4
+    assert "Eastbrook" not in page.inner_text("main") and "Northfield" not in page.inner_text("main")
+    page.wait_for_function("document.querySelectorAll('canvas[data-chart]').length === 3")
+    assert sorted(charts_drawn(page)) == ["aging", "reconciliation", "stock_by_warehouse"]
+    assert "2026-11-25 12:00 UTC" in page.locator("#as-of").inner_text()
+    snap(page, "inventory_dashboard")
+
+    # A new publish lands: the page picks it up by itself, without a reload.
+    with transaction(seeded) as cur:
+        cur.execute("UPDATE analytics.current_stock SET quantity = quantity + 500 WHERE warehouse_id = 3")
+        seed.publish(cur, seed.AS_OF + timedelta(minutes=1), "next")
+    (new_units,) = one(
+        seeded, "SELECT sum(quantity) FROM analytics.current_stock WHERE warehouse_id = ANY(%s)", (warehouses,)
+    )
+    assert new_units > units
+    page.wait_for_function(
+        "t => document.querySelector('#kpi-total_units').textContent.trim() === t", arg=fmt_units(new_units)
+    )
+    assert "2026-11-25 12:01 UTC" in page.locator("#as-of").inner_text()
+    assert "new data was published" in page.locator("#live-status").inner_text()
+    assert sorted(charts_drawn(page)) == ["aging", "reconciliation", "stock_by_warehouse"]  # redrawn
+
+    log_out(page, server)
+    assert page.problems == []
+
+
+def test_store_manager_end_to_end(server, page, seeded):
+    register_and_log_in(page, server, "Store managers", "store_manager", ("Store name", "Harbour Store"), "Eastbrook")
+    assert page.get_by_role("heading", level=1).inner_text() == "Sales · Harbour Store"
+
+    today = seed.TODAY
+    first = today - timedelta(days=seed.PERIOD_DAYS - 1)
+    revenue, units = one(
+        seeded,
+        "SELECT sum(revenue), sum(units) FROM analytics.fact_daily_sales "
+        "WHERE warehouse_id = 5 AND date_key BETWEEN %s AND %s",
+        (first, today),
+    )
+    today_rev, yesterday_rev = one(
+        seeded,
+        "SELECT sum(revenue) FILTER (WHERE date_key = %s), sum(revenue) FILTER (WHERE date_key = %s) "
+        "FROM analytics.fact_daily_sales WHERE warehouse_id = 5",
+        (today, today - timedelta(days=1)),
+    )
+    growth = ((today_rev - yesterday_rev) * 100 / yesterday_rev).quantize(Decimal("0.01"), "ROUND_HALF_UP")
+    assert kpi_text(page, "total_revenue") == fmt_money(revenue)
+    assert kpi_text(page, "total_units") == fmt_units(units)
+    assert kpi_text(page, "avg_daily_sales") == fmt_money(revenue / seed.PERIOD_DAYS)
+    assert kpi_text(page, "dod_growth_pct") == fmt_pct(growth)
+    top = page.locator("#top-products tbody tr").first
+    assert top.locator("th").inner_text() in {name for name, *_ in seed.PRODUCTS.values()}
+    assert page.locator("#sales-by-warehouse tbody tr").count() == 1
+    assert "Eastbrook Hub" in page.locator("#sales-by-warehouse").inner_text()
+    page.wait_for_function("document.querySelectorAll('canvas[data-chart]').length === 3")
+    assert sorted(charts_drawn(page)) == ["sales_by_warehouse", "top_products", "trend"]
+    snap(page, "sales_dashboard")
+
+    log_out(page, server)
+    assert page.problems == []
+
+
+def test_a_wrong_password_shows_the_generic_error(server, page, seeded):
+    page.goto(server + "/login/store_manager")
+    page.get_by_label("Email").fill("nobody@example.com")
+    page.get_by_label("Password").fill("whatever it is")
+    page.get_by_role("button", name="Log in").click()
+    assert page.get_by_role("alert").inner_text() == "Email or password is incorrect."
+    assert page.get_by_label("Email").input_value() == "nobody@example.com"  # kept, the password is not
+    assert page.get_by_label("Password").input_value() == ""
+    # The browser logs the 401 status of the page itself as a failed load; nothing else may be logged.
+    assert [p for p in page.problems if "status of 401" not in p] == []

@@ -1,0 +1,197 @@
+"""Pure rules of the portal, no database: registration validation, the throttle's arithmetic, number formatting,
+settings."""
+
+from __future__ import annotations
+
+import stat
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from include.portal.accounts import INVENTORY_MANAGER, STORE_MANAGER, validate_registration
+from include.portal.app import fmt_money, fmt_pct, fmt_units
+from include.portal.config import PortalSettings, settings_from_env
+from include.portal.dashboards import last_day, sales_period
+from include.portal.security import Throttle, throttle_delay
+
+LOCATIONS = {1: "Northfield", 2: "Southport"}
+GOOD = {
+    "name": "  Ann   Lee ",
+    "email": "ann.lee@example.com",
+    "phone": "+1 (555) 010-0199",
+    "password": "correct horse battery staple",
+    "password_confirm": "correct horse battery staple",
+    "address": "1 Main Street, Northfield",
+    "location_id": "2",
+    "store_name": "Northfield Store",
+    "department": "Replenishment",
+}
+
+
+def test_a_valid_store_manager_registration_is_cleaned():
+    reg, errors = validate_registration(STORE_MANAGER, GOOD, LOCATIONS)
+    assert errors == {}
+    assert (reg.name, reg.email, reg.location_id, reg.store_name, reg.department) == (
+        "Ann Lee",
+        "ann.lee@example.com",
+        2,
+        "Northfield Store",
+        None,
+    )
+    assert "correct horse" not in repr(reg)  # the password never reaches a log line
+
+
+def test_an_inventory_manager_needs_a_department_not_a_store():
+    reg, errors = validate_registration(INVENTORY_MANAGER, {**GOOD, "store_name": ""}, LOCATIONS)
+    assert errors == {} and reg.department == "Replenishment" and reg.store_name is None
+    _, errors = validate_registration(INVENTORY_MANAGER, {**GOOD, "department": " "}, LOCATIONS)
+    assert errors == {"department": "Department is required."}
+    _, errors = validate_registration(STORE_MANAGER, {**GOOD, "store_name": ""}, LOCATIONS)
+    assert errors == {"store_name": "Store name is required."}
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("name", "", "Name is required."),
+        ("name", "A", "Name must be 2 to 100 characters long."),
+        ("name", "x" * 101, "Name must be 2 to 100 characters long."),
+        ("email", "", "Email is required."),
+        ("email", "ann.lee", "Enter an email address like name@example.com."),
+        ("email", "Ann <ann@example.com>", "Enter an email address like name@example.com."),
+        ("email", "ann@example.com\r\nBcc: x@example.net", "Enter an email address like name@example.com."),
+        ("phone", "", "Phone is required."),
+        ("phone", "call me", "Enter a phone number of 7 to 15 digits, e.g. +1 555 010 0199."),
+        ("phone", "12345", "Enter a phone number of 7 to 15 digits, e.g. +1 555 010 0199."),
+        ("address", "here", "Address must be 5 to 300 characters long."),
+        ("location_id", "", "Choose your location from the list."),
+        ("location_id", "99", "Choose your location from the list."),
+        ("location_id", "1 OR 1=1", "Choose your location from the list."),
+        ("store_name", "Shop\x00", "Store name contains characters that are not allowed."),
+    ],
+)
+def test_each_invalid_field_gets_a_clear_message(field, value, message):
+    reg, errors = validate_registration(STORE_MANAGER, {**GOOD, field: value}, LOCATIONS)
+    assert reg is None
+    assert errors == {field: message}
+
+
+@pytest.mark.parametrize(
+    ("password", "confirm", "errors"),
+    [
+        ("short pass", "short pass", {"password": "Password must have at least 12 characters."}),
+        ("a" * 257, "a" * 257, {"password": "Password must have at most 256 characters."}),
+        ("abababababab", "abababababab", {"password": "Password is too easy to guess: use more different characters."}),
+        ("ann.lee@example.com", "ann.lee@example.com", {"password": "Password must not be your email address."}),
+        (
+            "correct horse battery staple",
+            "correct horse battery stapel",
+            {"password_confirm": "The two passwords differ."},
+        ),
+    ],
+)
+def test_password_rules(password, confirm, errors):
+    assert (
+        validate_registration(STORE_MANAGER, {**GOOD, "password": password, "password_confirm": confirm}, LOCATIONS)[1]
+        == errors
+    )
+
+
+def test_every_problem_is_reported_at_once():
+    _, errors = validate_registration(INVENTORY_MANAGER, {}, LOCATIONS)
+    # In the form's order: the error summary at the top of the page lists them so.
+    assert list(errors) == ["name", "email", "phone", "password", "department", "address", "location_id"]
+
+
+def test_unknown_role_is_a_programming_error():
+    with pytest.raises(ValueError):
+        validate_registration("admin", GOOD, LOCATIONS)
+
+
+# ------------------------------------------------------------------------------------------------ throttle
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+RULE = Throttle(max_failures=3, max_failures_per_ip=5, window=timedelta(minutes=15))
+
+
+def ago(*minutes: float) -> list[datetime]:
+    return [NOW - timedelta(minutes=m) for m in minutes]
+
+
+def test_throttle_lets_attempts_through_below_the_limit():
+    assert throttle_delay(NOW, ago(1, 2), ago(1, 2, 3, 4), RULE) is None
+    assert throttle_delay(NOW, ago(1, 2, 20, 30), [], RULE) is None  # two of them are out of the window
+
+
+def test_throttle_waits_until_the_oldest_counted_failure_leaves_the_window():
+    assert throttle_delay(NOW, ago(1, 2, 10), [], RULE) == timedelta(minutes=5)
+    # Four failures: the two oldest (10 and 12 minutes ago) must both age out, so the wait follows the 10.
+    assert throttle_delay(NOW, ago(1, 2, 10, 12), [], RULE) == timedelta(minutes=5)
+
+
+def test_throttle_per_address_across_emails():
+    assert throttle_delay(NOW, [], ago(1, 2, 3, 4, 14), RULE) == timedelta(minutes=1)
+    assert throttle_delay(NOW, [], ago(1, 2, 3, 4), RULE) is None
+
+
+# ------------------------------------------------------------------------------------------------ formatting
+
+
+def test_numbers_are_formatted_to_the_cent_with_separators():
+    assert fmt_money(Decimal("1234567.5")) == "1,234,567.50"
+    assert fmt_money(Decimal("-0.125")) == "-0.13"  # half away from zero, as docs/metrics.md rounds
+    assert fmt_money(None) == "–"
+    assert fmt_units(1234567) == "1,234,567"
+    assert fmt_pct(Decimal("5.5")) == "+5.50 %" and fmt_pct(Decimal("-3")) == "-3.00 %" and fmt_pct(None) == "–"
+
+
+def test_the_sales_period_follows_the_transforms_rule_for_today():
+    assert last_day(datetime(2026, 11, 25, 12, tzinfo=UTC)).isoformat() == "2026-11-25"
+    assert last_day(datetime(2026, 11, 25, 0, tzinfo=UTC)).isoformat() == "2026-11-24"  # 00:00 ends the day before
+    period = sales_period(datetime(2026, 11, 25, 12, tzinfo=UTC), 30)
+    assert {k: v.isoformat() for k, v in period.items()} == {
+        "today": "2026-11-25",
+        "yesterday": "2026-11-24",
+        "monday": "2026-11-23",
+        "first_day": "2026-10-27",
+    }
+
+
+# ------------------------------------------------------------------------------------------------ settings
+
+
+def test_settings_from_the_environment(tmp_path):
+    env = {
+        "PORTAL_DATABASE_URL": "postgresql://portal@db/inventory",
+        "PORTAL_SECRET_KEY": "k" * 40,
+        "PORTAL_PORT": "9000",
+        "PORTAL_HTTPS_ONLY": "true",
+        "AIRFLOW_VAR_KPI_PERIOD_DAYS": "14",
+    }
+    s = settings_from_env(env, secret_file=tmp_path / "unused")
+    assert (s.database_url, s.secret_key, s.port, s.https_only, s.kpi_period_days) == (
+        "postgresql://portal@db/inventory",
+        "k" * 40,
+        9000,
+        True,
+        14,
+    )
+    assert not (tmp_path / "unused").exists()
+    assert "k" * 40 not in repr(s)
+
+
+def test_without_a_key_one_is_generated_once_and_kept_private(tmp_path):
+    key_file = tmp_path / "portal" / "secret_key"
+    first = settings_from_env({"AIRFLOW_CONN_WAREHOUSE_DB": "postgresql://x@y/z"}, secret_file=key_file)
+    second = settings_from_env({"AIRFLOW_CONN_WAREHOUSE_DB": "postgresql://x@y/z"}, secret_file=key_file)
+    assert first.secret_key == second.secret_key and len(first.secret_key) >= 32
+    assert first.database_url == "postgresql://x@y/z"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    other = settings_from_env({}, secret_file=tmp_path / "other" / "secret_key")
+    assert other.secret_key != first.secret_key  # random, not a constant in the code
+
+
+def test_a_short_secret_key_is_refused():
+    with pytest.raises(ValueError, match="at least 32"):
+        PortalSettings(database_url="postgresql://x@y/z", secret_key="short")
