@@ -4,14 +4,16 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 ENV := source scripts/env.sh &&
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
-.PHONY: help install db db-stop demo test lint airflow portal clean
+.PHONY: help install db db-stop demo test lint airflow portal bench clean
 
 help:
 	@echo "make demo     run the pipeline end to end (installs, starts a local PostgreSQL if none is configured)"
 	@echo "make test     lint + the whole test suite"
 	@echo "make airflow  Airflow UI on http://localhost:8080 with this project's DAGs (and the manager portal)"
 	@echo "make portal   the manager portal alone, on http://localhost:8090 (include/portal)"
+	@echo "make bench    benchmarks (bench/results/S.md); BENCH_ARGS=\"--scale M\" etc., see python -m bench --help"
 	@echo "make db / db-stop   start / stop the project-local PostgreSQL"
 	@echo "make clean    stop the local cluster and remove .local/ (all local data)"
 
@@ -31,7 +33,7 @@ demo: db
 	@$(ENV) python -m include.inventory.demo
 
 lint: install
-	@$(ENV) ruff check dags include spark_jobs tests scripts docker && ruff format --check --quiet dags include spark_jobs tests scripts docker \
+	@$(ENV) ruff check dags include spark_jobs tests scripts docker bench && ruff format --check --quiet dags include spark_jobs tests scripts docker bench \
 	  || { echo "lint failed: run 'ruff check --fix' and 'ruff format' (from .venv/bin)"; exit 1; }
 
 test: lint db
@@ -44,6 +46,9 @@ airflow: db
 
 portal: db
 	@$(ENV) python -m include.portal serve
+
+bench: db
+	@$(ENV) python -m bench $(BENCH_ARGS)
 
 clean: db-stop
 	rm -rf .local

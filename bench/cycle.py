@@ -1,0 +1,132 @@
+"""The minute cycle through Airflow's own code paths: the minute ingest DAG, then the analytics DAG, by dag.test().
+
+A cycle is one run of `insert_fake_inventory_dag` for one minute after the history (catalogue from a dummyjson
+stand-in on loopback, master data, simulate and load, audit check), then one run of `build_inventory_analytics`
+as of that minute's end (plan, spark-submit incremental build, quality gate, publish, alerts to an SMTP sink).
+dag.test() runs every task in this process, as the tests do; a real deployment adds its scheduler's latency.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import cache
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from include.inventory.catalogue import SNAPSHOT_PATH
+
+DAGS_DIR = Path(__file__).resolve().parents[1] / "dags"
+MINUTE_DAG = "insert_fake_inventory_dag"
+ANALYTICS_DAG = "build_inventory_analytics"
+
+
+class DummyJsonStandIn:
+    """dummyjson's /products (limit, skip) over the shipped snapshot, on loopback: the API is up, and near."""
+
+    def __enter__(self) -> DummyJsonStandIn:
+        products = json.loads(Path(SNAPSHOT_PATH).read_text())["products"]
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 - http.server's naming
+                from urllib.parse import parse_qs, urlparse
+
+                query = parse_qs(urlparse(self.path).query)
+                limit, skip = int(query.get("limit", ["30"])[0]), int(query.get("skip", ["0"])[0])
+                page = products[skip : skip + limit] if limit else products[skip:]
+                body = json.dumps({"products": page, "total": len(products), "skip": skip, "limit": len(page)})
+                data = body.encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+LOG_FILE: Path | None = None  # where the DAG runs' own output goes (set by the runner); None: to the console
+
+
+@contextmanager
+def _quiet():
+    """Send what dag.test() and the tasks print to LOG_FILE, so the console shows the bench's progress only."""
+    if LOG_FILE is None:
+        yield
+        return
+    LOG_FILE.parent.mkdir(parents=True, exist_ok=True)
+    with LOG_FILE.open("a") as f, redirect_stdout(f), redirect_stderr(f):
+        yield
+
+
+@cache
+def load_dag(dag_id: str):
+    """Parsed once per process: every cycle runs the same DAG object (and none pays the parse)."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(DAGS_DIR / f"{dag_id}.py"))
+    if bag.import_errors:
+        raise RuntimeError(f"{dag_id} does not import: {bag.import_errors}")
+    return bag.dags[dag_id]
+
+
+def _succeeded(run, what: str, must_run: tuple[str, ...] = ()) -> dict[str, float]:
+    """Task durations of a successful run; raise unless the run and every task in `must_run` succeeded.
+
+    dag.test() can end a run it cannot schedule further ("No tasks to run") without failing it, so the run's
+    state alone does not prove the minute was loaded.
+    """
+    tis = run.get_task_instances()
+    states = {ti.task_id: ti.state for ti in tis}
+    if run.state != "success" or any(states.get(t) != "success" for t in must_run):
+        raise RuntimeError(f"{what} did not succeed: run {run.state}, tasks {states}")
+    return {ti.task_id: (ti.end_date - ti.start_date).total_seconds() for ti in tis if ti.start_date and ti.end_date}
+
+
+def run_minute(start: datetime) -> dict[str, float]:
+    """One run of the minute DAG for [start, start + 1 min); returns its tasks' durations."""
+    with _quiet():
+        # The minute DAG's timetable names a run by its interval's end: this run covers [start, start + 1 min).
+        run = load_dag(MINUTE_DAG).test(logical_date=start + timedelta(minutes=1))
+    if run.data_interval_start != start or run.data_interval_end != start + timedelta(minutes=1):
+        got = f"{run.data_interval_start}..{run.data_interval_end}"
+        raise RuntimeError(f"expected the window {start} + 1 min, got {got}")
+    return _succeeded(run, f"{MINUTE_DAG} at {start}", ("simulate_and_load", "record_batch"))
+
+
+def run_analytics(logical_date: datetime, full_refresh: bool = False) -> dict[str, float]:
+    with _quiet():
+        run = load_dag(ANALYTICS_DAG).test(logical_date=logical_date, run_conf={"full_refresh": full_refresh})
+    return _succeeded(run, f"{ANALYTICS_DAG} at {logical_date}", ("build_analytics", "quality_gate", "publish"))
+
+
+@dataclass
+class CycleSample:
+    seconds: float
+    ingest_seconds: float
+    analytics_seconds: float
+    tasks: dict[str, float] = field(default_factory=dict)
+
+
+def run_cycle(start: datetime) -> CycleSample:
+    """Ingest the minute starting at `start`, then build and publish the analytics as of its end."""
+    began = time.monotonic()
+    tasks = run_minute(start)
+    ingested = time.monotonic()
+    tasks.update(run_analytics(start + timedelta(minutes=1)))
+    done = time.monotonic()
+    return CycleSample(done - began, ingested - began, done - ingested, tasks)
