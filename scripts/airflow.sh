@@ -26,7 +26,19 @@ echo "==> Starting Airflow (Ctrl-C stops it); logs in $AIRFLOW_HOME/standalone.l
 setsid airflow standalone >"$AIRFLOW_HOME/standalone.log" 2>&1 &
 pid=$!
 portal=""
-trap 'kill -TERM -- -$pid 2>/dev/null; wait $pid 2>/dev/null; [ -n "$sink" ] && kill $sink 2>/dev/null; [ -n "$portal" ] && kill $portal 2>/dev/null; echo "Airflow stopped."' INT TERM EXIT
+stopped=""
+stop() {
+    # Every step may fail (a process already gone): none may cut the others short under `set -e`.
+    [ -n "$stopped" ] && return 0
+    stopped=1
+    kill -TERM -- -"$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    if [ -n "$sink" ]; then kill "$sink" 2>/dev/null || true; fi
+    if [ -n "$portal" ]; then kill "$portal" 2>/dev/null || true; fi
+    echo "Airflow stopped."
+}
+trap 'stop; exit 0' INT TERM
+trap stop EXIT
 # The manager portal (include/portal, `make portal` alone): its own process on its own port, next to Airflow.
 python -m include.portal serve >"$AIRFLOW_HOME/portal.log" 2>&1 &
 portal=$!
