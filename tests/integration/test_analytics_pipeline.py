@@ -15,6 +15,7 @@ from pathlib import Path
 
 import psycopg2
 import pytest
+from analytics_helpers import published, run_analytics
 
 from include.inventory import analytics
 from include.inventory import simulation as sim
@@ -22,20 +23,8 @@ from include.inventory.catalogue import SnapshotCatalogue, load_catalogue_record
 
 pytestmark = pytest.mark.slow
 
-DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
 CONFIG = sim.SimConfig(seed=2026, locations=2, warehouses=3, suppliers=5, shrinkage_per_pair_day=0.05)
 END = datetime(2026, 9, 1, tzinfo=UTC)
-
-
-def run_analytics(logical_date: datetime, full_refresh: bool = False):
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=str(DAGS_DIR / "build_inventory_analytics.py"))
-    assert not bag.import_errors
-    run = bag.dags["build_inventory_analytics"].test(logical_date=logical_date, run_conf={"full_refresh": full_refresh})
-    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
-    assert run.state == "success", states
-    return run
 
 
 def query(conn, text: str, params=()) -> list[tuple]:
@@ -44,21 +33,6 @@ def query(conn, text: str, params=()) -> list[tuple]:
         rows = cur.fetchall()
     conn.rollback()
     return rows
-
-
-def published(conn) -> dict[str, list[tuple]]:
-    """Every analytics table's rows without refreshed_at, sorted."""
-    out = {}
-    for table in analytics.EXPECTED_TABLES:
-        with conn.cursor() as cur:
-            cur.execute(f"SELECT * FROM analytics.{table}")
-            names = [d.name for d in cur.description]
-            out[table] = sorted(
-                (tuple(v for n, v in zip(names, r, strict=True) if n != "refreshed_at") for r in cur.fetchall()),
-                key=repr,
-            )
-        conn.rollback()
-    return out
 
 
 @pytest.fixture(scope="module")
