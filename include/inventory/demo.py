@@ -168,7 +168,9 @@ def main() -> int:
     print("  Analytics: every table in the analytics schema published (what Power BI reads); see docs/metrics.md.")
     print(f"  Alert emails: {mail_dir}/*.eml (open one in any mail client).")
     print(f"  Logs of each step: {LOG_DIR}")
-    print("  Next: `make airflow` to open the UI on http://localhost:8080 and the manager portal on http://localhost:8090.")
+    print(
+        "  Next: `make airflow` to open the UI on http://localhost:8080 and the manager portal on http://localhost:8090."
+    )
     return 0
 
 
