@@ -8,55 +8,16 @@ dag.test() runs every task in this process, as the tests do; a real deployment a
 
 from __future__ import annotations
 
-import json
-import threading
 import time
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-
-from include.inventory.catalogue import SNAPSHOT_PATH
 
 DAGS_DIR = Path(__file__).resolve().parents[1] / "dags"
 MINUTE_DAG = "insert_fake_inventory_dag"
 ANALYTICS_DAG = "build_inventory_analytics"
-
-
-class DummyJsonStandIn:
-    """dummyjson's /products (limit, skip) over the shipped snapshot, on loopback: the API is up, and near."""
-
-    def __enter__(self) -> DummyJsonStandIn:
-        products = json.loads(Path(SNAPSHOT_PATH).read_text())["products"]
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 - http.server's naming
-                from urllib.parse import parse_qs, urlparse
-
-                query = parse_qs(urlparse(self.path).query)
-                limit, skip = int(query.get("limit", ["30"])[0]), int(query.get("skip", ["0"])[0])
-                page = products[skip : skip + limit] if limit else products[skip:]
-                body = json.dumps({"products": page, "total": len(products), "skip": skip, "limit": len(page)})
-                data = body.encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 LOG_FILE: Path | None = None  # where the DAG runs' own output goes (set by the runner); None: to the console

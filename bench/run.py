@@ -346,6 +346,7 @@ def cycle_section(
 ) -> tuple[report.Section, report.Section]:
     from bench import cycle
     from bench.memory import PeakMemory
+    from include.inventory.dummyjson_standin import DummyJsonStandIn
     from include.inventory.mailsink import start_sink
 
     cycle.LOG_FILE = logs / "cycle-dag-runs.log"
@@ -354,7 +355,7 @@ def cycle_section(
     mail_dir = Path(tempfile.mkdtemp(prefix="bench-mail-"))
     sides = {"1 day": day, "1 year": year} if year.days != day.days else {"1 day": day}
     samples: dict[str, list] = {k: [] for k in sides}
-    with cycle.DummyJsonStandIn() as api:
+    with DummyJsonStandIn() as api:
         port = _free_port()
         sink = start_sink(port, mail_dir)
         os.environ["AIRFLOW_VAR_DUMMYJSON_BASE_URL"] = api.url

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import threading
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from include.inventory.catalogue import SNAPSHOT_PATH
+from include.inventory.dummyjson_standin import DummyJsonStandIn
 
 DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
 FACTS = ("raw.product_sales", "raw.purchase_orders", "raw.stock_receipts", "raw.inventory", "sim.shrinkage_events")
@@ -20,27 +16,8 @@ FACTS = ("raw.product_sales", "raw.purchase_orders", "raw.stock_receipts", "raw.
 @pytest.fixture(scope="module")
 def dummyjson_server():
     """A real HTTP server standing in for dummyjson: /products with limit and skip over the snapshot."""
-    products = json.loads(Path(SNAPSHOT_PATH).read_text())["products"]
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 - http.server's naming
-            query = parse_qs(urlparse(self.path).query)
-            limit, skip = int(query.get("limit", ["30"])[0]), int(query.get("skip", ["0"])[0])
-            page = products[skip : skip + limit] if limit else products[skip:]
-            body = json.dumps({"products": page, "total": len(products), "skip": skip, "limit": len(page)}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    with DummyJsonStandIn() as api:
+        yield api.url
 
 
 def load_dag(dag_id: str):
