@@ -148,19 +148,43 @@ def build_tables(raw: dict[str, DataFrame], p: Params) -> dict[str, DataFrame]:
     return tables
 
 
+def _instant(moment: datetime) -> str:
+    """An SQL timestamptz literal (the moments are ours, never user text)."""
+    return f"'{moment.isoformat()}'::timestamptz"
+
+
+def _start(p: Params) -> str | None:
+    """The SQL instant an incremental run reads events from (00:00 UTC of compute_from), None on a full rebuild."""
+    since = compute_from(p)
+    return _instant(datetime.combine(since, datetime.min.time(), UTC)) if since else None
+
+
+def sales_query(p: Params) -> str:
+    """The sale lines build_tables needs, pre-summed in PostgreSQL (at scale M, 2.8 M rows cross JDBC instead of 10.5 M).
+
+    One row per pair, UTC day and side of every instant a transform filters sales on (the demand window's open
+    start, as_of itself; the day boundaries are covered by the day): each line a row stands for passes exactly
+    the filters the row passes, so every sum over rows equals the sum over lines. `transactions` counts them.
+    """
+    at, start = _instant(p.as_of), _start(p)
+    window_start = _instant(p.as_of - timedelta(days=p.demand_window_days))
+    return (
+        "SELECT product_id, warehouse_id, sum(units_sold) AS units_sold, min(unit_price) AS unit_price, "
+        "sum(total_revenue) AS total_revenue, min(sale_date) AS sale_date, count(*) AS transactions "
+        f"FROM raw.product_sales WHERE sale_date <= {at}"
+        + (f" AND sale_date >= {start} " if start else " ")
+        + "GROUP BY product_id, warehouse_id, (sale_date AT TIME ZONE 'UTC')::date, "
+        f"sale_date > {window_start}, sale_date = {at}"
+    )
+
+
 def read_raw(spark: SparkSession, db: Warehouse, p: Params) -> dict[str, DataFrame]:
     """The raw inputs as of p.as_of (events after it are not read at all), limited to what build_tables needs."""
-    at = f"'{p.as_of.isoformat()}'::timestamptz"
-    since = compute_from(p)
-    start = f"'{since.isoformat()}T00:00:00+00:00'::timestamptz" if since else None
+    at, start = _instant(p.as_of), _start(p)
     s = schemas
     counts_query = (
         "SELECT inventory_id, product_id, warehouse_id, quantity, count_type, counted_at FROM raw.inventory "
         f"WHERE counted_at <= {at}"
-    )
-    sales_query = (
-        "SELECT sale_id, product_id, warehouse_id, units_sold, unit_price, total_revenue, sale_date "
-        f"FROM raw.product_sales WHERE sale_date <= {at}"
     )
     if start:
         # The window's counts, plus each pair's latest count before it (the opening stock of its first day).
@@ -169,15 +193,22 @@ def read_raw(spark: SparkSession, db: Warehouse, p: Params) -> dict[str, DataFra
             "inventory_id, product_id, warehouse_id, quantity, count_type, counted_at FROM raw.inventory "
             f"WHERE counted_at < {start} ORDER BY product_id, warehouse_id, counted_at DESC)"
         )
-        sales_query = f"{sales_query} AND sale_date >= {start}"
-    sales = read_partitioned(spark, db, sales_query, s.SALES, "sale_id", p.read_partitions).cache()
+    sales = read_partitioned(
+        spark,
+        db,
+        sales_query(p),
+        s.SALES,
+        "product_id",
+        p.read_partitions,
+        bounds_query="SELECT min(product_id) AS lo, max(product_id) AS hi FROM raw.products",
+    ).cache()
     if start:
         totals = read_query(
             spark,
             db,
             "SELECT product_id, warehouse_id, sum(units_sold) AS units_sold, min(unit_price) AS unit_price, "
-            f"sum(total_revenue) AS total_revenue, max(sale_date) AS sale_date FROM raw.product_sales "
-            f"WHERE sale_date <= {at} GROUP BY product_id, warehouse_id",
+            f"sum(total_revenue) AS total_revenue, max(sale_date) AS sale_date, count(*) AS transactions "
+            f"FROM raw.product_sales WHERE sale_date <= {at} GROUP BY product_id, warehouse_id",
             s.SALES,
         )
     else:

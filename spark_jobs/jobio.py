@@ -55,14 +55,19 @@ def read_partitioned(
     schema: StructType,
     column: str,
     partitions: int,
+    bounds_query: str | None = None,
 ) -> DataFrame:
-    """A large table read in `partitions` parallel JDBC queries split on a numeric column's range."""
+    """A large table read in `partitions` parallel JDBC queries split on a numeric column's range.
+
+    The range comes from `bounds_query` (one row: lo, hi) when given, else from min/max over the query itself,
+    which costs a run of the query: pass a cheap one for an expensive query.
+    """
     if partitions <= 1:
         return read_query(spark, db, query, schema)
     bounds = (
         spark.read.format("jdbc")
         .options(**db.options())
-        .option("query", f"SELECT min({column}) AS lo, max({column}) AS hi FROM ({query}) AS q")
+        .option("query", bounds_query or f"SELECT min({column}) AS lo, max({column}) AS hi FROM ({query}) AS q")
         .load()
         .first()
     )

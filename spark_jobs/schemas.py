@@ -76,13 +76,16 @@ COUNTS = _schema(  # raw.inventory
     ("counted_at", TimestampType()),
 )
 
-SALES = _schema(  # raw.product_sales
+SALES = _schema(  # raw.product_sales, as build_analytics reads it: sale lines pre-summed by PostgreSQL
     ("product_id", IntegerType()),
     ("warehouse_id", IntegerType()),
     ("units_sold", IntegerType()),
     ("unit_price", PRICE),
     ("total_revenue", LINE_AMOUNT),
     ("sale_date", TimestampType()),
+    # How many sale lines the row stands for: 1 for a line, n for the sum of n lines that every filter of the
+    # transforms treats alike (same pair, UTC day and side of each time boundary; see build_analytics.sales_query).
+    ("transactions", IntegerType()),
 )
 
 RECEIPTS = _schema(  # raw.stock_receipts
@@ -112,6 +115,8 @@ RAW_TABLES: dict[str, StructType] = {
     "raw.product_sales": SALES,
     "raw.stock_receipts": RECEIPTS,
 }
+# Input columns the read computes rather than copies from the table.
+COMPUTED_BY_READ: dict[str, set[str]] = {"raw.product_sales": {"transactions"}}
 
 # ------------------------------------------------------------------------------------------------ outputs
 

@@ -317,7 +317,7 @@ def fact_daily_sales(sales: DataFrame, as_of: datetime, from_date: date | None =
     daily = rows.groupBy(_utc_day(F.col("sale_date")).alias("date_key"), *PAIR).agg(
         F.sum("units_sold").alias("units"),
         F.sum("total_revenue").alias("revenue"),
-        F.count(F.lit(1)).alias("transactions"),
+        F.sum("transactions").alias("transactions"),  # a row may stand for several lines (schemas.SALES)
     )
     return _conform(daily, "fact_daily_sales")
 

@@ -32,7 +32,7 @@ RAW_QUERIES = {
     "warehouses": "SELECT * FROM raw.warehouse",
     "locations": "SELECT * FROM raw.warehouse_locations",
     "counts": "SELECT * FROM raw.inventory WHERE counted_at <= %(as_of)s",
-    "sales": "SELECT * FROM raw.product_sales WHERE sale_date <= %(as_of)s",
+    "sales": "SELECT *, 1 AS transactions FROM raw.product_sales WHERE sale_date <= %(as_of)s",
     "receipts": "SELECT * FROM raw.stock_receipts WHERE received_at <= %(as_of)s",
     "first_counts": "SELECT product_id, warehouse_id, min(counted_at) AS counted_at FROM raw.inventory "
     "WHERE counted_at <= %(as_of)s GROUP BY product_id, warehouse_id",
