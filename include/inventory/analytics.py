@@ -133,12 +133,20 @@ def _staging(table: str) -> sql.Composed:
 
 
 def _key_violations(cur: PgCursor, entry: ManifestEntry) -> int:
+    """Rows whose key repeats an earlier row's, plus every row with a null key part.
+
+    One hash aggregate over the table (count(DISTINCT ...) sorted it instead: 11.6 s against 3.2 s for the
+    3.6 M rows of fact_inventory_reconciliation at the bench's scale M).
+    """
     if not entry.keys:
         return 0
     keys = [sql.Identifier(k) for k in entry.keys]
     cur.execute(
-        sql.SQL("SELECT (count(*) - count(DISTINCT ({keys}))) + count(*) FILTER (WHERE {nulls}) FROM {t}").format(
-            keys=sql.SQL(", ").join(keys) if len(keys) > 1 else keys[0],
+        sql.SQL(
+            "SELECT coalesce(sum(CASE WHEN null_key THEN n ELSE n - 1 END), 0) "
+            "FROM (SELECT count(*) AS n, {nulls} AS null_key FROM {t} GROUP BY {keys}) AS k WHERE n > 1 OR null_key"
+        ).format(
+            keys=sql.SQL(", ").join(keys),
             nulls=sql.SQL(" OR ").join(sql.SQL("{} IS NULL").format(k) for k in keys),
             t=_staging(entry.table),
         )
@@ -151,6 +159,10 @@ def quality_gate(conn: PgConnection, run_id: str, low_stock_threshold: int) -> d
     entries = read_manifest(conn, run_id)
     failures, counts = [], {}
     with conn.cursor() as cur:
+        # Read-only and rolled back: room for the key checks' hash tables (in memory at scale M instead of
+        # spilling at the default 4 MB), and no JIT compilation, which costs more than it saves on these scans.
+        cur.execute("SET LOCAL work_mem = '256MB'")
+        cur.execute("SET LOCAL jit = off")
         for entry in entries:
             cur.execute(sql.SQL("SELECT count(*) FROM {}").format(_staging(entry.table)))
             counts[entry.table] = cur.fetchone()[0]
