@@ -147,6 +147,9 @@ class Cluster:
         options = (
             f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.data_dir} "
             "-c max_connections=200 -c shared_buffers=256MB"
+            # A full analytics publish rewrites millions of rows in one transaction: with the default 1 GB,
+            # PostgreSQL logs "checkpoints are occurring too frequently" and spends the publish checkpointing.
+            " -c max_wal_size=4GB"
         )
         self._run(
             "pg_ctl", "start", "-w", "-t", "60", "-D", str(self.data_dir), "-l", str(self.log_file), "-o", options
