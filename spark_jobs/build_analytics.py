@@ -160,7 +160,7 @@ def _start(p: Params) -> str | None:
 
 
 def sales_query(p: Params) -> str:
-    """The sale lines build_tables needs, pre-summed in PostgreSQL (at scale M, 2.8 M rows cross JDBC instead of 10.5 M).
+    """The sale lines build_tables needs, pre-summed in PostgreSQL (at scale M, 2.8 M rows cross JDBC, not 10.5 M).
 
     One row per pair, UTC day and side of every instant a transform filters sales on (the demand window's open
     start, as_of itself; the day boundaries are covered by the day): each line a row stands for passes exactly
