@@ -202,15 +202,15 @@ def publish_section(ds: data.Dataset, repeats: int, logs: Path) -> report.Sectio
         for r in range(repeats):
             # A: ours, as the DAG runs it (full rebuild), then the Airflow side's gate and publish.
             run_id = f"bench-ours-{r}"
-            plan = analytics.plan(conn, data.END, full_refresh=True)
+            plan = analytics.plan(conn, data.END, analytics.default_settings(), full_refresh=True)
             began = time.monotonic()
             build = spark.run(
-                spark.submit_command(spark.BUILD_APP, ["--as-of", plan.as_of.isoformat(), "--run-id", run_id]),
+                spark.submit_command(spark.BUILD_APP, plan.spark_args(run_id)),
                 env,
                 logs / f"publish-ours-{r}.log",
             )
             gated = time.monotonic()
-            analytics.quality_gate(conn, run_id, 50)
+            analytics.quality_gate(conn, run_id, plan.settings)
             gate_done = time.monotonic()
             analytics.publish(conn, run_id, plan)
             done = time.monotonic()
@@ -229,7 +229,7 @@ def publish_section(ds: data.Dataset, repeats: int, logs: Path) -> report.Sectio
             # B: the seed's pattern.
             began = time.monotonic()
             seed_run = spark.run(
-                spark.submit_command(seed_app, ["--as-of", plan.as_of.isoformat(), "--run-id", f"bench-seed-{r}"]),
+                spark.submit_command(seed_app, plan.spark_args(f"bench-seed-{r}")),
                 env,
                 logs / f"publish-seed-{r}.log",
             )

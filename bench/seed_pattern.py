@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
@@ -90,13 +89,10 @@ def main(argv: list[str] | None = None) -> int:
     from pyspark.sql import functions as F
 
     from spark_jobs import schemas, transforms
-    from spark_jobs.build_analytics import Params, build_tables
+    from spark_jobs.build_analytics import build_tables, parse_args
 
-    parser = argparse.ArgumentParser(description="The seed's analytics pattern, for the benchmark.")
-    parser.add_argument("--as-of", required=True, type=datetime.fromisoformat)
-    parser.add_argument("--run-id", required=True)
-    a = parser.parse_args(argv)
-    p = Params(as_of=a.as_of.astimezone(UTC), run_id=a.run_id)
+    # The same arguments as build_analytics.py (a full rebuild's): as of, run id and the plan's settings.
+    p = parse_args(argv)
     began = time.monotonic()
     spark = SparkSession.builder.appName(f"seed_pattern {p.run_id}").getOrCreate()
     url = os.environ["WAREHOUSE_JDBC_URL"]

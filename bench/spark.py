@@ -45,27 +45,13 @@ def dag_settings() -> SubmitSettings:
     return SubmitSettings(task._conn_id, dict(task.conf or {}), task._driver_memory, task.name, jar)
 
 
-class _FullRebuildTI:
-    """Stands in for the task instance in the conf's templates: the plan it pulls is a full rebuild's."""
-
-    def xcom_pull(self, task_ids=None):
-        return {"as_of": "", "from_date": "", "watermark": ""}
-
-
-def full_rebuild_conf(conf: dict) -> dict:
-    """The task's conf as Airflow renders it for a full rebuild (some options depend on the plan)."""
-    import jinja2
-
-    return {k: jinja2.Template(v).render(ti=_FullRebuildTI()) if isinstance(v, str) else v for k, v in conf.items()}
-
-
 def submit_command(application: Path, args: list[str], extra_conf: dict | None = None) -> list[str]:
     """The spark-submit argv for `application`, built by the provider's hook from the DAG task's settings."""
     from airflow.providers.apache.spark.hooks.spark_submit import SparkSubmitHook
 
     s = dag_settings()
     hook = SparkSubmitHook(
-        conf={**full_rebuild_conf(s.conf), **(extra_conf or {})},
+        conf={**s.conf, **(extra_conf or {})},
         conn_id=s.conn_id,
         jars=s.jars,
         driver_memory=s.driver_memory,

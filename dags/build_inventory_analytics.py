@@ -1,23 +1,31 @@
 """
 ### Build and publish the analytics tables (Spark)
 
-Runs whenever the ingest DAGs update the Asset `inventory_raw_layer`:
+Runs whenever the ingest DAGs update the Asset `inventory_raw_layer`. A run covers every batch loaded since the
+last publish, however many minutes that is: when a run takes long, the next one catches up in one go.
 
 1. `plan_refresh` fixes the instant the run is *as of* (the end of the last simulated window at or before the
-   run, so a re-run reproduces it) and the first day whose fact rows must be recomputed (incremental), or a
-   full rebuild when the param `full_refresh` is true or nothing was published yet.
-2. `build_analytics` runs `spark_jobs/build_analytics.py` with `spark-submit` on the `spark_default`
-   connection: one application builds every table into `staging` (the JVM starts once per cycle).
+   run, so a re-run reproduces it), reads the settings (Variables) once for the whole run, and picks how much
+   to recompute: **pairs** (only the product x warehouse pairs the new batches touched: a normal minute),
+   **window** (a new day began, settings or master data changed: the fact days since the last publish, every
+   other table whole), or **full** (param `full_refresh`, or nothing published yet).
+2. `build_analytics` runs `spark_jobs/build_analytics.py`: incremental runs on the warm **Spark Connect**
+   server (connection `spark_connect_default`; no JVM starts per minute), full rebuilds with **spark-submit**
+   on `spark_default` (a cluster, if it points at one). If the Spark Connect server does not answer, the log
+   says so and the run falls back to spark-submit.
 3. `quality_gate` checks staging (unique non-null keys, no negative stock, aging buckets = on hand,
    reconciliation identity, low-stock rule, one-row KPIs); on any failure nothing is published.
-4. `publish` moves every table into `analytics` in one transaction: Power BI never sees a missing, empty or
-   half-written table.
+4. `publish` applies staging to `analytics` in one transaction, writing only rows that changed: Power BI never
+   sees a missing, empty or half-written table. Each publish records its freshness in
+   `analytics.publish_log`: the newest source minute (`as_of`), `published_at` and `lag_seconds`.
 5. `alerts.send_alerts` emails each inventory manager one digest of the low-stock episodes that opened (or hit
-   a stock-out) since their last email, plus the daily discrepancy digest, through `smtp_default`
-   (see `docs/alerts.md`).
+   a stock-out) since their last email, the daily discrepancy digest, and on-call when the lag exceeds
+   `freshness_limit_minutes` (and when it recovers), through `smtp_default` (see `docs/alerts.md`).
 
 Metrics and their formulas: `docs/metrics.md`. Variables: `low_stock_threshold`, `demand_window_days`,
-`overstock_coverage_days`, `aging_threshold_days`, `kpi_period_days`, `spark_jdbc_jar`.
+`overstock_coverage_days`, `aging_threshold_days`, `kpi_period_days` (read once per run, by `plan_refresh`),
+`analytics_engine`, `spark_jdbc_jar`, `freshness_limit_minutes`. Watch the minute's lag with
+`python -m tools.cycles`, or in `plan_refresh`'s and `publish`'s logs.
 """
 
 from __future__ import annotations
@@ -30,10 +38,9 @@ from airflow.sdk import Param, TaskGroup, dag, task
 from include.inventory.config import SPARK_CONN_ID
 from include.inventory.dag_defaults import default_args
 from include.inventory.ingest_tasks import RAW_LAYER
-from include.inventory.spark import WarehouseSparkSubmitOperator
+from include.inventory.spark_connect import AnalyticsBuildOperator
 
 APPLICATION = str(Path(__file__).resolve().parents[1] / "spark_jobs" / "build_analytics.py")
-PLAN = "ti.xcom_pull(task_ids='plan_refresh')"
 
 
 @dag(
@@ -50,27 +57,31 @@ PLAN = "ti.xcom_pull(task_ids='plan_refresh')"
             False,
             type="boolean",
             title="Full rebuild",
-            description="Recompute every day of the fact tables instead of only the days changed since the "
-            "last publish. Both give identical tables.",
+            description="Recompute every table from all of the raw layer (spark-submit on spark_default) instead "
+            "of only what changed since the last publish. Both give identical tables.",
         )
     },
 )
 def build_inventory_analytics():
     @task
     def plan_refresh(dag_run=None, params=None) -> dict:
-        from include.inventory import analytics, db
+        """Decide as of when, with which settings, and how much this run recomputes (see the DAG's docs)."""
+        import logging
 
+        from include.inventory import analytics, config, db
+
+        settings = {name: int(config.setting(var)) for name, var in analytics.PLAN_SETTINGS.items()}
         run_after = dag_run.logical_date or dag_run.run_after
         conn = db.airflow_connection()
         try:
-            plan = analytics.plan(conn, run_after, full_refresh=bool(params.get("full_refresh")))
+            plan = analytics.plan(conn, run_after, settings, full_refresh=bool(params.get("full_refresh")))
+            lag = analytics.current_lag(conn)
         finally:
             conn.close()
-        scope = f"fact days from {plan.from_date}" if plan.from_date else "full rebuild"
-        print(f"as of {plan.as_of.isoformat()}: {scope}")
+        logging.getLogger(__name__).info("%s; settings %s; last publish %s", plan.summary(), settings, lag)
         return plan.to_xcom()
 
-    build = WarehouseSparkSubmitOperator(
+    build = AnalyticsBuildOperator(
         task_id="build_analytics",
         conn_id=SPARK_CONN_ID,
         application=APPLICATION,
@@ -79,65 +90,61 @@ def build_inventory_analytics():
         conf={
             "spark.ui.showConsoleProgress": "false",
             "spark.sql.session.timeZone": "UTC",
-            # A minute's incremental build is over in seconds: the C1 JIT alone warms up faster. A full rebuild
-            # runs for minutes, where C2's code pays back its compile time many times over (README, Performance).
-            "spark.driver.extraJavaOptions": "-XX:+UseParallelGC{{ '' if not " + PLAN + "['from_date'] "
-            "else ' -XX:TieredStopAtLevel=1' }}",
+            "spark.driver.extraJavaOptions": "-XX:+UseParallelGC",
         },
         driver_memory="1g",
-        application_args=[
-            "--as-of", "{{ " + PLAN + "['as_of'] }}",
-            "--from-date", "{{ " + PLAN + "['from_date'] }}",
-            "--run-id", "{{ run_id }}",
-            "--low-stock-threshold", "{{ var.value.get('low_stock_threshold', '50') }}",
-            "--demand-window-days", "{{ var.value.get('demand_window_days', '30') }}",
-            "--overstock-days", "{{ var.value.get('overstock_coverage_days', '90') }}",
-            "--aging-threshold-days", "{{ var.value.get('aging_threshold_days', '90') }}",
-            "--period-days", "{{ var.value.get('kpi_period_days', '30') }}",
-        ],
-    )  # fmt: skip
+    )
 
     @task
-    def quality_gate(run_id=None) -> dict:
-        from include.inventory import analytics, config, db
+    def quality_gate(plan: dict, run_id=None) -> dict:
+        import logging
+
+        from include.inventory import analytics, db
 
         conn = db.airflow_connection()
         try:
-            counts = analytics.quality_gate(conn, run_id, int(config.setting("low_stock_threshold")))
+            counts = analytics.quality_gate(conn, run_id, analytics.plan_from_xcom(plan).settings)
         finally:
             conn.close()
-        print(f"quality gate passed: {counts}")
+        logging.getLogger(__name__).info("quality gate passed; rows staged: %s", counts)
         return counts
 
     @task
     def publish(plan: dict, run_id=None) -> dict:
+        import logging
+
         from include.inventory import analytics, db
 
         conn = db.airflow_connection()
         try:
             written = analytics.publish(conn, run_id, analytics.plan_from_xcom(plan))
+            lag = analytics.current_lag(conn)
         finally:
             conn.close()
-        print(f"published {len(written)} tables: {written}")
-        return written
+        changed = {t: c for t, c in written.items() if c["deleted"] or c["inserted"]}
+        logging.getLogger(__name__).info("published %s; rows changed: %s", lag, changed or "none")
+        return {"tables": written, "freshness": lag.as_dict()}
 
     @task
     def send_alerts(plan: dict) -> dict:
-        """Low-stock episodes -> one digest per manager, the daily discrepancy digest, then the outbox is sent.
-
-        An SMTP outage leaves the alerts pending in alerts.alert_log; the next run sends them, exactly once.
+        """Low-stock episodes -> one digest per manager, the daily discrepancy digest, the freshness alert, then
+        the outbox is sent. An SMTP outage leaves the alerts pending in alerts.alert_log; the next run sends
+        them, exactly once.
         """
+        import logging
+
         from include.inventory import alerts
         from include.inventory.analytics import plan_from_xcom
 
-        summary = alerts.run_alerts_from_airflow(plan_from_xcom(plan).as_of)
-        print(f"alerts: {summary}")
+        plan_ = plan_from_xcom(plan)
+        summary = alerts.run_alerts_from_airflow(plan_.as_of, plan_.settings["low_stock_threshold"])
+        logging.getLogger(__name__).info("alerts: %s", summary)
         return summary
 
     plan = plan_refresh()
     published = publish(plan)
-    plan >> build >> quality_gate() >> published
-    with TaskGroup("alerts", tooltip="Low-stock and discrepancy emails to inventory managers"):
+    plan >> build >> quality_gate(plan) >> published
+    with TaskGroup("alerts", tooltip="Low-stock, discrepancy and freshness emails"):
         published >> send_alerts(plan)
 
 

@@ -1,17 +1,23 @@
 """
-### Every-minute ingest: dummyjson catalogue + one minute of simulated retail activity
+### Every-minute ingest: one minute of simulated retail activity, and the dummyjson catalogue when due
 
-Each run covers its data interval (one minute): it refreshes the product catalogue from dummyjson when the last
-refresh is older than `catalogue_refresh_minutes` (default 60; otherwise `fetch_catalogue_if_due` and
-`upsert_products` show as skipped), falling back to the shipped snapshot with a WARNING when the API cannot be
-reached, makes sure the master data exists, then
-simulates that minute of business (sales, replenishment orders and receipts, rare shrinkage, stock counts) and
-loads it into the `raw` tables as **one atomic batch**. Re-running a run (or clearing a task) replaces that
-batch's rows: no duplicates, nothing lost. Each batch is audited in `raw.ingest_batches`.
+`simulate_and_load` simulates the run's data interval (one minute of business: sales, replenishment orders and
+receipts, rare shrinkage, stock counts) and loads it into the `raw` tables as **one atomic batch**, then
+updates the Asset `inventory_raw_layer`, on which the analytics DAG is scheduled. When the scheduler skipped
+minutes (runs were late; `catchup` is off so runs never pile up), the next run also loads each minute it
+skipped, as the batch its own run would have written, up to `ingest_catchup_minutes` (default 60): the raw
+layer has no hole, and the analytics run after it covers them all at once. Re-running a run (or clearing a
+task) replaces its batches: no duplicates, nothing lost. Each batch is audited in `raw.ingest_batches`
+(`record_batch` checks it).
 
-Updates the Asset `inventory_raw_layer`, on which the analytics DAG is scheduled.
-Variables: `dummyjson_base_url`, `dummyjson_timeout_seconds`, `catalogue_refresh_minutes`, `sim_*`
-(see docs/configuration.md).
+Beside it, `fetch_catalogue_if_due` >> `upsert_products` refresh the product catalogue from dummyjson when the
+last refresh is older than `catalogue_refresh_minutes` (default 60; otherwise both show as skipped), falling
+back to the shipped snapshot with a WARNING when the API cannot be reached. They are off the minute's critical
+path: a refreshed catalogue is simulated from the next minute on. On a fresh warehouse `simulate_and_load`
+loads the catalogue and the master data itself first.
+
+Variables: `dummyjson_base_url`, `dummyjson_timeout_seconds`, `catalogue_refresh_minutes`,
+`ingest_catchup_minutes`, `sim_*` (see docs/configuration.md).
 """
 
 from __future__ import annotations
@@ -21,13 +27,7 @@ from datetime import datetime, timedelta
 from airflow.sdk import CronDataIntervalTimetable, dag, task
 
 from include.inventory.dag_defaults import default_args
-from include.inventory.ingest_tasks import (
-    RAW_LAYER,
-    ensure_master_data,
-    fetch_catalogue_if_due,
-    sim_config,
-    upsert_products,
-)
+from include.inventory.ingest_tasks import RAW_LAYER, fetch_catalogue_if_due, upsert_products
 
 
 @dag(
@@ -51,44 +51,62 @@ from include.inventory.ingest_tasks import (
 def insert_fake_inventory_dag():
     @task(outlets=[RAW_LAYER])
     def simulate_and_load(data_interval_start=None, data_interval_end=None) -> dict:
-        """Simulate the run's window and load it as one batch (deterministic, so simulate and load are one step)."""
+        """Simulate the run's minute, and the minutes skipped before it, each loaded as one batch."""
+        import logging
+        from contextlib import closing
+
         from airflow.sdk.exceptions import AirflowFailException
 
-        from include.inventory import db, simulation
+        from include.inventory import config, db, simulation
+        from include.inventory.ingest_tasks import prepare_catalogue_and_master_data, sim_config
 
-        conn = db.airflow_connection()
-        try:
+        log = logging.getLogger(__name__)
+        sim = sim_config()
+        with closing(db.airflow_connection()) as conn:
+            prepared = prepare_catalogue_and_master_data(conn, sim)
+            if prepared:
+                log.info("fresh warehouse: %s", prepared)
+            limit = int(config.setting("ingest_catchup_minutes"))
+            windows, gap = simulation.minutes_to_load(conn, data_interval_start, data_interval_end, limit)
+            if gap is not None:
+                log.warning(
+                    "the raw layer ends at %s, more than ingest_catchup_minutes=%s before this minute: leaving that "
+                    "gap (simulate_retail_history fills whole days)",
+                    gap,
+                    limit,
+                )
             try:
                 window = data_interval_end - data_interval_start
-                simulation.check_no_overlap(conn, data_interval_start, data_interval_end, window)
+                simulation.check_no_overlap(conn, windows[0][0], data_interval_end, window)
             except RuntimeError as exc:  # retrying cannot help: the period was simulated by the history DAG
                 raise AirflowFailException(str(exc)) from exc
-            result = simulation.run_window(conn, sim_config(), data_interval_start, data_interval_end)
-        finally:
-            conn.close()
-        print(result.summary())
-        return {"batch_id": result.batch.batch_id, "row_counts": result.row_counts}
+            results = simulation.run_windows(conn, sim, windows)
+        if len(results) > 1:
+            log.info("caught up %s minutes the scheduler skipped", len(results) - 1)
+        for result in results:
+            log.info(result.summary())
+        return {"batches": {r.batch.batch_id: r.row_counts for r in results}}
 
     @task
     def record_batch(loaded: dict) -> str:
-        """Check the batch's audit row agrees with what was loaded, and report it."""
+        """Check each batch's audit row agrees with what was loaded, and report it."""
+        from contextlib import closing
+
         from include.inventory import db
         from include.inventory.batches import audit_row
 
-        conn = db.airflow_connection()
-        try:
-            row = audit_row(conn, loaded["batch_id"])
-        finally:
-            conn.close()
-        if row is None or row["status"] != "success" or row["row_counts"] != loaded["row_counts"]:
-            raise RuntimeError(f"batch {loaded['batch_id']} audit row does not match the load: {row}")
-        return f"batch {row['batch_id']}: {row['row_counts']} in {row['duration_ms']} ms"
+        lines = []
+        with closing(db.airflow_connection()) as conn:
+            for batch_id, row_counts in loaded["batches"].items():
+                row = audit_row(conn, batch_id)
+                if row is None or row["status"] != "success" or row["row_counts"] != row_counts:
+                    raise RuntimeError(f"batch {batch_id} audit row does not match the load: {row}")
+                lines.append(f"batch {row['batch_id']}: {row['row_counts']} in {row['duration_ms']} ms")
+        return "; ".join(lines)
 
-    catalogue = upsert_products(fetch_catalogue_if_due())
-    master = ensure_master_data()
-    loaded = simulate_and_load()
-    catalogue >> master >> loaded
-    record_batch(loaded)
+    # The catalogue refresh is a branch of its own, off the minute's critical path.
+    upsert_products(fetch_catalogue_if_due())
+    record_batch(simulate_and_load())
 
 
 insert_fake_inventory_dag()

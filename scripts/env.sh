@@ -27,6 +27,9 @@ if [ -z "${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN:-}" ]; then
     export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="postgresql+psycopg2://${_server#*://}/airflow"
 fi
 export AIRFLOW_CONN_SPARK_DEFAULT="${AIRFLOW_CONN_SPARK_DEFAULT:-{\"conn_type\":\"spark\",\"host\":\"local[2]\"\}}"
+# The warm Spark runtime of the minute path (tools/spark_connect.py; `make airflow` starts it).
+export SPARK_CONNECT_PORT="${SPARK_CONNECT_PORT:-15002}"
+export AIRFLOW_CONN_SPARK_CONNECT_DEFAULT="${AIRFLOW_CONN_SPARK_CONNECT_DEFAULT:-{\"conn_type\":\"spark_connect\",\"host\":\"sc://127.0.0.1\",\"port\":${SPARK_CONNECT_PORT}\}}"
 export AIRFLOW_CONN_SMTP_DEFAULT="${AIRFLOW_CONN_SMTP_DEFAULT:-{\"conn_type\":\"smtp\",\"host\":\"127.0.0.1\",\"port\":8025,\"extra\":{\"disable_tls\":true,\"disable_ssl\":true,\"from_email\":\"inventory-alerts@example.com\"\}\}}"
 
 # Spark: the PostgreSQL JDBC driver (Debian's libpostgresql-jdbc-java) and a Java 17+.

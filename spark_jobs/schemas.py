@@ -146,7 +146,7 @@ AVERAGE_DAILY_DEMAND = _schema(
     ("window_days", IntegerType()),
 )
 
-LOW_STOCK = StructType(
+LOW_STOCK_DATA = StructType(
     CURRENT_STOCK.fields
     + _schema(
         ("avg_daily_demand", DEMAND),
@@ -185,7 +185,7 @@ FACT_DAILY_SALES = _schema(
     ("transactions", UNITS),
 )
 
-DAILY_RECONCILIATION = _schema(
+FACT_INVENTORY_RECONCILIATION = _schema(
     ("date_key", DateType()),
     ("sku", StringType()),
     ("product_id", IntegerType()),
@@ -282,11 +282,11 @@ SALES_BY_WAREHOUSE = _schema(
 OUTPUTS: dict[str, StructType] = {
     "current_stock": CURRENT_STOCK,
     "average_daily_demand": AVERAGE_DAILY_DEMAND,
-    "low_stock": LOW_STOCK,
+    "low_stock_data": LOW_STOCK_DATA,
     "inventory_aging": INVENTORY_AGING,
     "dim_products": DIM_PRODUCTS,
     "fact_daily_sales": FACT_DAILY_SALES,
-    "daily_reconciliation": DAILY_RECONCILIATION,
+    "fact_inventory_reconciliation": FACT_INVENTORY_RECONCILIATION,
     "product_inventory_metrics": PRODUCT_INVENTORY_METRICS,
     "kpi_inventory_summary": KPI_INVENTORY_SUMMARY,
     "low_stock_by_warehouse": LOW_STOCK_BY_WAREHOUSE,
@@ -300,11 +300,11 @@ _PAIR = ("product_id", "warehouse_id")
 OUTPUT_KEYS: dict[str, list[str]] = {
     "current_stock": [*_PAIR],
     "average_daily_demand": [*_PAIR],
-    "low_stock": [*_PAIR],
+    "low_stock_data": [*_PAIR],
     "inventory_aging": [*_PAIR, "bucket_order"],
     "dim_products": ["product_id"],
     "fact_daily_sales": ["date_key", *_PAIR],
-    "daily_reconciliation": ["date_key", *_PAIR],
+    "fact_inventory_reconciliation": ["date_key", *_PAIR],
     "product_inventory_metrics": [*_PAIR],
     "kpi_inventory_summary": [],
     "low_stock_by_warehouse": ["warehouse_id"],

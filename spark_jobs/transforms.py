@@ -9,17 +9,22 @@ Conventions shared by every function (docs/metrics.md describes each output colu
   that again to the cent can be off by one (0.0049996 -> 0.005000 -> 0.01).
 - Every output is selected through its schema in `spark_jobs.schemas.OUTPUTS`, so names, order and types
   cannot drift from what tests and the publish step expect.
+- Every table built per product x warehouse is a function of that pair's rows alone ("pair-local"): run on the
+  rows of a few pairs, a transform gives exactly those pairs' rows of the whole table. The tables that sum over
+  many pairs are declared as `Rollup`s (sums and counts by keys), so they can also be built from the partial
+  sums of disjoint sets of rows: the rows a run recomputed and the published rows it left as they were.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
-from pyspark.sql.types import DecimalType
+from pyspark.sql.types import DataType, DecimalType, StructField, StructType
 
-from spark_jobs.schemas import OUTPUTS
+from spark_jobs.schemas import MONEY, OUTPUTS, UNITS
 
 PAIR = ["product_id", "warehouse_id"]
 MICROS_PER_DAY = 86_400_000_000
@@ -52,7 +57,7 @@ def _last_day(as_of: datetime) -> date:
     return _utc_date(as_of - timedelta(microseconds=1))
 
 
-def _period(as_of: datetime, days: int) -> tuple[date, date]:
+def period(as_of: datetime, days: int) -> tuple[date, date]:
     """The `days` calendar days ending with the last day as_of reaches into (that day included, even if partial).
 
     An as_of of exactly 00:00 ends the previous day: the new day has no time in the period yet.
@@ -116,6 +121,98 @@ def _sum_or_zero(column: str | Column) -> Column:
     return F.coalesce(F.sum(column), F.lit(0))
 
 
+def complete_days(as_of: datetime, days: int) -> tuple[date, date]:
+    """The `days` whole UTC days that ended at or before as_of: the last one is the day before as_of's date.
+
+    A window of complete days changes only at midnight, never minute by minute, and never compares a partial
+    day with whole ones.
+    """
+    if days < 1:
+        raise ValueError(f"a window needs at least one day, got {days}")
+    last = _utc_date(as_of) - timedelta(days=1)
+    return last - timedelta(days=days - 1), last
+
+
+# ------------------------------------------------------------------------------------------------ rollups
+
+
+@dataclass(frozen=True)
+class Measure:
+    """One additive column of a rollup: a sum of a column, a count of rows, or a count of rows meeting a test."""
+
+    name: str
+    kind: str  # sum | count | count_true (a boolean column) | count_ne (column <> value)
+    column: str | None = None
+    dtype: DataType = UNITS
+    value: int | None = None
+
+    def spark(self) -> Column:
+        if self.kind == "sum":
+            return F.sum(self.column)
+        if self.kind == "count":
+            return F.count(F.lit(1))
+        if self.kind == "count_true":
+            return F.count(F.when(F.col(self.column), 1))
+        if self.kind == "count_ne":
+            return F.count(F.when(F.col(self.column) != F.lit(self.value), 1))
+        raise ValueError(f"unknown measure kind {self.kind!r}")
+
+    def sql(self) -> str:
+        """The same aggregate in PostgreSQL (names are ours, never user text; the value is an int)."""
+        if self.kind == "sum":
+            return f"sum({self.column})"
+        if self.kind == "count":
+            return "count(*)"
+        if self.kind == "count_true":
+            return f"count(*) FILTER (WHERE {self.column})"
+        if self.kind == "count_ne":
+            return f"count(*) FILTER (WHERE {self.column} <> {int(self.value)})"
+        raise ValueError(f"unknown measure kind {self.kind!r}")
+
+
+@dataclass(frozen=True)
+class Rollup:
+    """An aggregate of a detail table's rows by keys, optionally over a range of days of its `date_key`.
+
+    Every measure is a sum or a count, so the rollup of a table equals the combined rollups of any split of its
+    rows. An incremental run uses that: PostgreSQL rolls up the published rows the run leaves as they are
+    (`sql`), Spark rolls up the rows the run recomputed (`partial`), and `combine` adds the two, which gives the
+    same numbers as rolling up the whole new table, without reading it.
+    """
+
+    source: str  # the published table (and transform output) whose rows are rolled up
+    keys: tuple[str, ...]
+    measures: tuple[Measure, ...]
+
+    def schema(self) -> StructType:
+        fields = {f.name: f for f in OUTPUTS[self.source].fields}
+        return StructType(
+            [StructField(k, fields[k].dataType, True) for k in self.keys]
+            + [StructField(m.name, m.dtype, True) for m in self.measures]
+        )
+
+    def partial(self, rows: DataFrame, days: tuple[date, date] | None = None) -> DataFrame:
+        if days is not None:
+            rows = rows.where(F.col("date_key").between(F.lit(days[0]), F.lit(days[1])))
+        rolled = rows.groupBy(*self.keys).agg(*[m.spark().alias(m.name) for m in self.measures])
+        return rolled.select(*[F.col(f.name).cast(f.dataType).alias(f.name) for f in self.schema().fields])
+
+    def sql(self, where: str = "TRUE", days: tuple[date, date] | None = None) -> str:
+        """The rollup of `analytics.<source>` rows matching `where` (SQL from our own code, never user text)."""
+        if days is not None:
+            where = f"({where}) AND date_key BETWEEN DATE '{days[0].isoformat()}' AND DATE '{days[1].isoformat()}'"
+        select = [*self.keys, *[f"{m.sql()} AS {m.name}" for m in self.measures]]
+        group = f" GROUP BY {', '.join(self.keys)}" if self.keys else ""
+        return f"SELECT {', '.join(select)} FROM analytics.{self.source} WHERE {where}{group}"
+
+    def combine(self, partial: DataFrame, published: DataFrame | None = None) -> DataFrame:
+        """partial + published partials (None: the partial is the whole rollup)."""
+        if published is None:
+            return partial
+        both = partial.unionByName(published.select(*partial.columns))
+        return both.groupBy(*self.keys).agg(*[F.sum(m.name).alias(m.name) for m in self.measures])
+
+
 # ------------------------------------------------------------------------------------------------ stock
 
 
@@ -163,18 +260,18 @@ def current_stock(
 
 
 def average_daily_demand(sales: DataFrame, as_of: datetime, window_days: int) -> DataFrame:
-    """Units sold in the rolling window (as_of - window_days, as_of], per day; pairs with a sale in it only.
+    """Units sold per day over the `window_days` complete UTC days before as_of's date; pairs with a sale in them.
 
-    `window_units` and `window_days` travel with the rate so that reorder points and cover are computed from
-    the exact fraction, not from the rate rounded to 4 places (ceil(6.6667 * 3) is 21, ceil(20 / 3 * 3) is 20).
+    Complete days only (`complete_days`): the rate changes once a day, at midnight, and a morning's few sales
+    never dilute it. `window_units` and `window_days` travel with the rate so that reorder points and cover are
+    computed from the exact fraction, not from the rate rounded to 4 places (ceil(6.6667 * 3) is 21,
+    ceil(20 / 3 * 3) is 20).
     """
     if window_days < 1:
         raise ValueError(f"window_days must be at least 1, got {window_days}")
+    first, last = complete_days(as_of, window_days)
     demand = (
-        sales.where(
-            (F.col("sale_date") > _instant(as_of - timedelta(days=window_days)))
-            & (F.col("sale_date") <= _instant(as_of))
-        )
+        sales.where(_utc_day(F.col("sale_date")).between(F.lit(first), F.lit(last)))
         .groupBy(*PAIR)
         .agg(F.sum("units_sold").alias("window_units"))
         .withColumn("window_days", F.lit(window_days))
@@ -197,7 +294,7 @@ def _with_demand(stock: DataFrame, demand: DataFrame) -> DataFrame:
     )
 
 
-def low_stock(
+def low_stock_data(
     current_stock: DataFrame,
     demand: DataFrame,
     products: DataFrame,
@@ -223,7 +320,7 @@ def low_stock(
         .withColumn("days_of_cover", _ratio(quantity * days, units, 2))
         .withColumn("is_stock_out", quantity == 0)
     )
-    return _conform(low, "low_stock")
+    return _conform(low, "low_stock_data")
 
 
 def inventory_aging(
@@ -239,6 +336,8 @@ def inventory_aging(
     not yet attributed to a newer one); whatever no receipt covers is opening stock, dated by the pair's first
     count (by its latest count if first_counts lacks the pair). Every pair gets all four buckets, and its units
     over them add up to its on-hand quantity. aged_units / aged_value: units older than aging_threshold_days.
+    A layer's age is in calendar days: as_of's UTC date minus the UTC date it arrived, so ages move on at
+    midnight (as stock ledgers count them), not at the minute of the day each receipt happened to arrive.
     """
     stock = current_stock.select(
         *PAIR, "sku", "product_name", "cost_price", F.col("quantity").alias("on_hand"), "counted_at"
@@ -260,7 +359,7 @@ def inventory_aging(
     newer_units = F.coalesce(
         F.sum("layer_units").over(newer_first.rowsBetween(Window.unboundedPreceding, -1)), F.lit(0)
     )
-    age = _floor_div(F.lit(_micros(as_of)) - F.unix_micros("layer_at"), F.lit(MICROS_PER_DAY))
+    age = F.datediff(F.lit(_utc_date(as_of)), _utc_day(F.col("layer_at")))
     layers = (
         receipt_layers.unionByName(opening_layers)
         .join(stock.select(*PAIR, "on_hand"), PAIR)
@@ -322,7 +421,7 @@ def fact_daily_sales(sales: DataFrame, as_of: datetime, from_date: date | None =
     return _conform(daily, "fact_daily_sales")
 
 
-def daily_reconciliation(
+def fact_inventory_reconciliation(
     counts: DataFrame,
     sales: DataFrame,
     receipts: DataFrame,
@@ -385,7 +484,7 @@ def daily_reconciliation(
         .withColumn("discrepancy_amount", F.col("actual_closing_stock") - F.col("expected_closing_stock"))
         .withColumn("discrepancy_value", F.col("discrepancy_amount") * F.col("cost_price"))
     )
-    return _conform(recon, "daily_reconciliation")
+    return _conform(recon, "fact_inventory_reconciliation")
 
 
 # ------------------------------------------------------------------------------------------------ inventory dashboard
@@ -400,13 +499,17 @@ def product_inventory_metrics(
     as_of: datetime,
     window_days: int,
     overstock_days: int,
+    classify: bool = True,
 ) -> DataFrame:
     """Per pair: cover, overstock, COGS, average inventory, turnover and ABC class over the window.
+
+    The ABC class ranks every pair against all the others (`with_abc_class`); with classify=False it is left
+    null, for a run that recomputes a few pairs and ranks them together with the published rest.
 
     The window is the `window_days` calendar days ending with as_of's date (the daily tables' grain); the demand
     rate is the rolling one from `average_daily_demand`.
     """
-    first_day, last_day = _period(as_of, window_days)
+    first_day, last_day = period(as_of, window_days)
     in_window = F.col("date_key").between(F.lit(first_day), F.lit(last_day))
     sold = fact_daily_sales_df.where(in_window).groupBy(*PAIR).agg(F.sum("units").alias("window_sold"))
     held = (
@@ -440,19 +543,61 @@ def product_inventory_metrics(
         # cogs / average inventory; the cost price cancels, leaving units sold x days / unit-days held.
         .withColumn("turnover", _ratio(F.col("window_sold") * F.col("held_days"), F.col("closing_sum"), 4))
     )
-    # ABC: rows by consumption value, largest first (ties by key). A row is A while the share of the rows
-    # before it is under 80 % (so the row crossing 80 % is A), B while under 95 %, else C.
+    if not classify:
+        return _conform(pairs.withColumn("abc_class", F.lit(None).cast("string")), "product_inventory_metrics")
+    return with_abc_class(pairs)
+
+
+def with_abc_class(metrics: DataFrame) -> DataFrame:
+    """product_inventory_metrics rows with `abc_class` (re)computed over all of them: a global ranking.
+
+    Rows by consumption value, largest first (ties by key). A row is A while the share of the rows before it is
+    under 80 % (so the row crossing 80 % is A), B while under 95 %, else C.
+    """
     ranked = Window.orderBy(F.col("consumption_value").desc(), *PAIR)
     before = F.coalesce(F.sum("consumption_value").over(ranked.rowsBetween(Window.unboundedPreceding, -1)), F.lit(0))
     total = F.sum("consumption_value").over(Window.partitionBy())
-    metrics = pairs.withColumn(
+    classed = metrics.withColumn(
         "abc_class",
         F.when(total <= 0, "C")
         .when(before * 100 < total * 80, "A")
         .when(before * 100 < total * 95, "B")
         .otherwise("C"),
     )
-    return _conform(metrics, "product_inventory_metrics")
+    return _conform(classed, "product_inventory_metrics")
+
+
+STOCK_BY_PRODUCT = Rollup(
+    "current_stock",
+    ("product_id",),
+    (Measure("total_units", "sum", "quantity"), Measure("stock_value", "sum", "stock_value", MONEY)),
+)
+METRICS_TOTALS = Rollup(
+    "product_inventory_metrics",
+    (),
+    (
+        Measure("cogs", "sum", "cogs", MONEY),
+        Measure("avg_inventory_value", "sum", "avg_inventory_value", MONEY),
+        Measure("overstock_products", "count_true", "is_overstock"),
+        Measure("avg_daily_demand", "sum", "avg_daily_demand", DecimalType(38, 4)),
+    ),
+)
+LOW_STOCK_TOTALS = Rollup("low_stock_data", (), (Measure("low_stock_products", "count"),))
+
+
+def aging_totals(aging_threshold_days: int) -> Rollup:
+    """The aging sums of kpi_inventory_summary; `other_thresholds` counts rows aged against another threshold."""
+    return Rollup(
+        "inventory_aging",
+        (),
+        (
+            Measure("aging_layer_units", "sum", "units"),
+            Measure("unit_age_days_sum", "sum", "unit_age_days_sum"),
+            Measure("aged_units", "sum", "aged_units"),
+            Measure("aging_value", "sum", "aged_value", MONEY),
+            Measure("other_thresholds", "count_ne", "aging_threshold_days", value=aging_threshold_days),
+        ),
+    )
 
 
 def kpi_inventory_summary(
@@ -461,31 +606,34 @@ def kpi_inventory_summary(
     metrics: DataFrame,
     low_stock_df: DataFrame,
     aging_threshold_days: int,
+    published: dict[str, DataFrame] | None = None,
 ) -> DataFrame:
     """One row of inventory KPIs, each an aggregate of the published detail tables' columns.
 
     aging_threshold_days must be the one inventory_aging was given (its aged_* columns hold the split); the
-    query fails rather than report aged units against another threshold.
+    query fails rather than report aged units against another threshold. `published`: the rollups of the
+    published rows a run leaves unchanged, by the rollup's source table (see `Rollup`).
     """
-    stock = current_stock.agg(
-        _sum_or_zero("quantity").alias("total_units"),
-        F.countDistinct("product_id").alias("unique_products"),
+    published = published or {}
+    aging_rollup = aging_totals(aging_threshold_days)
+
+    def rolled(rollup: Rollup, rows: DataFrame) -> DataFrame:
+        return rollup.combine(rollup.partial(rows), published.get(rollup.source))
+
+    stock = rolled(STOCK_BY_PRODUCT, current_stock).agg(
+        _sum_or_zero("total_units").alias("total_units"),
+        F.count(F.lit(1)).alias("unique_products"),
         _sum_or_zero("stock_value").alias("stock_value"),
     )
-    aged = aging.agg(
-        _sum_or_zero("units").alias("aging_layer_units"),
-        _sum_or_zero("unit_age_days_sum").alias("unit_age_days_sum"),
-        _sum_or_zero("aged_units").alias("aged_units"),
-        _sum_or_zero("aged_value").alias("aging_value"),
-        F.count(F.when(F.col("aging_threshold_days") != aging_threshold_days, 1)).alias("other_thresholds"),
+    aged = rolled(aging_rollup, aging).select(
+        *[F.coalesce(m.name, F.lit(0)).alias(m.name) for m in aging_rollup.measures]
     )
-    summed = metrics.agg(
-        _sum_or_zero("cogs").alias("cogs"),
-        _sum_or_zero("avg_inventory_value").alias("avg_inventory_value"),
-        F.count(F.when(F.col("is_overstock"), 1)).alias("overstock_products"),
-        _sum_or_zero("avg_daily_demand").alias("avg_daily_demand"),
+    summed = rolled(METRICS_TOTALS, metrics).select(
+        *[F.coalesce(m.name, F.lit(0)).alias(m.name) for m in METRICS_TOTALS.measures]
     )
-    low = low_stock_df.agg(F.count(F.lit(1)).alias("low_stock_products"))
+    low = rolled(LOW_STOCK_TOTALS, low_stock_df).select(
+        F.coalesce("low_stock_products", F.lit(0)).alias("low_stock_products")
+    )
     kpi = (
         stock.crossJoin(aged)
         .crossJoin(summed)
@@ -504,14 +652,21 @@ def kpi_inventory_summary(
     return _conform(kpi, "kpi_inventory_summary")
 
 
-def low_stock_by_warehouse(low_stock_df: DataFrame) -> DataFrame:
+LOW_STOCK_BY_WAREHOUSE = Rollup(
+    "low_stock_data",
+    ("warehouse_id", "warehouse_name", "location_name"),
+    (
+        Measure("low_stock_products", "count"),
+        Measure("stock_out_products", "count_true", "is_stock_out"),
+        Measure("suggested_order_units", "sum", "suggested_order_qty"),
+    ),
+)
+
+
+def low_stock_by_warehouse(low_stock_df: DataFrame, published: DataFrame | None = None) -> DataFrame:
     """Low-stock pairs per warehouse: how many, how many are out, and the units the suggested orders add up to."""
-    by_warehouse = low_stock_df.groupBy("warehouse_id", "warehouse_name", "location_name").agg(
-        F.count(F.lit(1)).alias("low_stock_products"),
-        F.count(F.when(F.col("is_stock_out"), 1)).alias("stock_out_products"),
-        F.sum("suggested_order_qty").alias("suggested_order_units"),
-    )
-    return _conform(by_warehouse, "low_stock_by_warehouse")
+    rolled = LOW_STOCK_BY_WAREHOUSE.combine(LOW_STOCK_BY_WAREHOUSE.partial(low_stock_df), published)
+    return _conform(rolled, "low_stock_by_warehouse")
 
 
 # ------------------------------------------------------------------------------------------------ sales dashboard
@@ -522,11 +677,23 @@ def _growth_pct(current: Column, previous: Column) -> Column:
     return _ratio(_cents(current - previous) * 100, _cents(previous), 2)
 
 
-def sales_daily(fact_daily_sales_df: DataFrame) -> DataFrame:
+SALES_BY_DAY = Rollup(
+    "fact_daily_sales",
+    ("date_key",),
+    (
+        Measure("units", "sum", "units"),
+        Measure("revenue", "sum", "revenue", MONEY),
+        Measure("transactions", "sum", "transactions"),
+    ),
+)
+_UNITS_AND_REVENUE = (Measure("units", "sum", "units"), Measure("revenue", "sum", "revenue", MONEY))
+SALES_BY_PRODUCT = Rollup("fact_daily_sales", ("product_id",), _UNITS_AND_REVENUE)
+SALES_BY_WAREHOUSE = Rollup("fact_daily_sales", ("warehouse_id",), _UNITS_AND_REVENUE)
+
+
+def sales_daily(fact_daily_sales_df: DataFrame, published: DataFrame | None = None) -> DataFrame:
     """Sales per day, with revenue growth against the previous calendar day (null when it had no sales)."""
-    daily = fact_daily_sales_df.groupBy("date_key").agg(
-        F.sum("units").alias("units"), F.sum("revenue").alias("revenue"), F.sum("transactions").alias("transactions")
-    )
+    daily = SALES_BY_DAY.combine(SALES_BY_DAY.partial(fact_daily_sales_df), published)
     previous = daily.select(F.date_add("date_key", 1).alias("date_key"), F.col("revenue").alias("previous_revenue"))
     with_growth = daily.join(previous, "date_key", "left").withColumn(
         "revenue_growth_pct", _growth_pct(F.col("revenue"), F.col("previous_revenue"))
@@ -536,7 +703,7 @@ def sales_daily(fact_daily_sales_df: DataFrame) -> DataFrame:
 
 def kpi_sales_summary(sales_daily_df: DataFrame, as_of: datetime, period_days: int) -> DataFrame:
     """One row: week to date (ISO week, Monday to as_of's date), the period's totals and average, day on day."""
-    first_day, today = _period(as_of, period_days)
+    first_day, today = period(as_of, period_days)
     monday, yesterday = today - timedelta(days=today.weekday()), today - timedelta(days=1)
     day = F.col("date_key")
 
@@ -559,14 +726,20 @@ def kpi_sales_summary(sales_daily_df: DataFrame, as_of: datetime, period_days: i
 
 
 def top_products(
-    fact_daily_sales_df: DataFrame, products: DataFrame, as_of: datetime, period_days: int, limit: int = 20
+    fact_daily_sales_df: DataFrame,
+    products: DataFrame,
+    as_of: datetime,
+    period_days: int,
+    limit: int = 20,
+    published: DataFrame | None = None,
 ) -> DataFrame:
-    """Products in the top `limit` by revenue or by units over the period; ties share a rank (SQL RANK)."""
-    first_day, last_day = _period(as_of, period_days)
+    """Products in the top `limit` by revenue or by units over the period; ties share a rank (SQL RANK).
+
+    `published`: SALES_BY_PRODUCT of the published fact rows over the period that the run leaves as they are.
+    """
+    days = period(as_of, period_days)
     sold = (
-        fact_daily_sales_df.where(F.col("date_key").between(F.lit(first_day), F.lit(last_day)))
-        .groupBy("product_id")
-        .agg(F.sum("units").alias("units"), F.sum("revenue").alias("revenue"))
+        SALES_BY_PRODUCT.combine(SALES_BY_PRODUCT.partial(fact_daily_sales_df, days), published)
         .join(products.select("product_id", "sku", "product_name", "category"), "product_id")
         .withColumn("rank_by_revenue", F.rank().over(Window.orderBy(F.col("revenue").desc())))
         .withColumn("rank_by_units", F.rank().over(Window.orderBy(F.col("units").desc())))
@@ -576,15 +749,16 @@ def top_products(
 
 
 def sales_by_warehouse(
-    fact_daily_sales_df: DataFrame, warehouses: DataFrame, locations: DataFrame, as_of: datetime, period_days: int
+    fact_daily_sales_df: DataFrame,
+    warehouses: DataFrame,
+    locations: DataFrame,
+    as_of: datetime,
+    period_days: int,
+    published: DataFrame | None = None,
 ) -> DataFrame:
     """Every warehouse's units and revenue over the period (0 when it sold nothing)."""
-    first_day, last_day = _period(as_of, period_days)
-    sold = (
-        fact_daily_sales_df.where(F.col("date_key").between(F.lit(first_day), F.lit(last_day)))
-        .groupBy("warehouse_id")
-        .agg(F.sum("units").alias("units"), F.sum("revenue").alias("revenue"))
-    )
+    days = period(as_of, period_days)
+    sold = SALES_BY_WAREHOUSE.combine(SALES_BY_WAREHOUSE.partial(fact_daily_sales_df, days), published)
     by_warehouse = (
         warehouses.select("warehouse_id", "warehouse_name", "location_id")
         .join(locations.select("location_id", "location_name"), "location_id")

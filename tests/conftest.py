@@ -72,6 +72,21 @@ def pytest_configure(config):
     os.environ["AIRFLOW_CONN_SMTP_DEFAULT"] = json.dumps(
         {"conn_type": "smtp", "host": "127.0.0.1", "port": 9, "extra": {"disable_tls": True, "disable_ssl": True}}
     )
+    # A Spark Connect server of this session's own (never a developer's on 15002), started on first use by the
+    # `spark_connect_server` fixture; until then incremental analytics runs fall back to spark-submit.
+    os.environ["SPARK_CONNECT_PORT"] = str(_free_port())
+    os.environ["AIRFLOW_CONN_SPARK_CONNECT_DEFAULT"] = json.dumps(
+        {"conn_type": "spark_connect", "host": "sc://127.0.0.1", "port": int(os.environ["SPARK_CONNECT_PORT"])}
+    )
+    os.environ.pop("AIRFLOW_VAR_ANALYTICS_ENGINE", None)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def pytest_unconfigure(config):
@@ -120,6 +135,23 @@ def airflow_db():
     )
     assert proc.returncode == 0, f"airflow db migrate failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     return os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+
+
+@pytest.fixture(scope="session")
+def spark_connect_server(tmp_path_factory):
+    """This session's Spark Connect server (tools/spark_connect.py), on the port the connection points at."""
+    from tools import spark_connect
+
+    server = spark_connect.Server(
+        port=int(os.environ["SPARK_CONNECT_PORT"]),
+        master="local[2]",
+        driver_memory="1g",
+        jdbc_jar=os.environ.get("SPARK_JDBC_JAR", "/usr/share/java/postgresql.jar"),
+        directory=tmp_path_factory.mktemp("spark-connect"),
+    )
+    assert spark_connect.start(server) == 0, server.log_file.read_text()[-3000:]
+    yield f"sc://127.0.0.1:{server.port}"
+    spark_connect.stop(server)
 
 
 @pytest.fixture(scope="session")

@@ -568,7 +568,7 @@ def enqueue_discrepancy_digest(
             intro = [
                 f"Stock counts that disagree with sales and receipts on {day.isoformat()} (UTC) by more than "
                 f"{tolerance_units} units or {tolerance_value} in value. A negative amount is stock lost without a "
-                "sale: shrinkage, damage or a miscount. Definitions: docs/metrics.md (daily_reconciliation).",
+                "sale: shrinkage, damage or a miscount. Definitions: docs/metrics.md (fact_inventory_reconciliation).",
             ]
             msg = build_message(
                 sender=sender,
@@ -855,8 +855,9 @@ def run_alerts(
     return summary.as_dict()
 
 
-def run_alerts_from_airflow(as_of: datetime) -> dict[str, Any]:
-    """`run_alerts` inside a task: the warehouse, SMTP connection and Variables from Airflow."""
+def run_alerts_from_airflow(as_of: datetime, threshold: int) -> dict[str, Any]:
+    """`run_alerts` inside a task: the warehouse, SMTP connection and Variables from Airflow; the low-stock
+    threshold is the run's (resolved once by the analytics plan)."""
     from include.inventory import db
     from include.inventory.config import setting
 
@@ -865,7 +866,7 @@ def run_alerts_from_airflow(as_of: datetime) -> dict[str, Any]:
         return run_alerts(
             conn,
             as_of,
-            int(setting("low_stock_threshold")),
+            threshold,
             smtp_sender_from_airflow(),
             setting("alert_email_recipients"),
             sender=airflow_sender_address(),

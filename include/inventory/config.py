@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 WAREHOUSE_CONN_ID = "warehouse_db"
 SPARK_CONN_ID = "spark_default"
+SPARK_CONNECT_CONN_ID = "spark_connect_default"
 SMTP_CONN_ID = "smtp_default"
 
 
@@ -31,6 +32,11 @@ SETTINGS: dict[str, Setting] = {
             "60",
             "The minute ingest DAG refreshes the catalogue at most this often (it changes rarely); 0: every run.",
         ),
+        Setting(
+            "ingest_catchup_minutes",
+            "60",
+            "A minute run also loads the minutes the scheduler skipped before it (runs were late), up to this many.",
+        ),
         Setting("sim_seed", "42", "Seed of the retail simulation; the same seed reproduces the same data."),
         Setting("sim_locations", "3", "Number of warehouse locations the simulation creates (once)."),
         Setting("sim_warehouses", "5", "Number of warehouses, spread over the locations (created once)."),
@@ -47,6 +53,19 @@ SETTINGS: dict[str, Setting] = {
         Setting("aging_threshold_days", "90", "Age in days beyond which stock counts as aging inventory."),
         Setting("kpi_period_days", "30", "Days the sales KPIs, turnover and top products are computed over."),
         Setting("spark_jdbc_jar", "/usr/share/java/postgresql.jar", "PostgreSQL JDBC driver jar for Spark."),
+        Setting(
+            "analytics_engine",
+            "spark_connect",
+            "Where incremental analytics runs build: spark_connect (the warm server of the connection "
+            "spark_connect_default; spark-submit when it does not answer) or spark_submit (always spark-submit). "
+            "Full rebuilds always use spark-submit on spark_default.",
+        ),
+        Setting(
+            "freshness_limit_minutes",
+            "5",
+            "The analytics lag (now - the newest published source minute) above which on-call gets one email; "
+            "one more when it recovers.",
+        ),
         Setting(
             "spark_cds_dir",
             "",

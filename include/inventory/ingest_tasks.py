@@ -107,17 +107,43 @@ def upsert_products(payload: dict, data_interval_start=None, params=None) -> str
     return result.summary()
 
 
+def prepare_catalogue_and_master_data(conn, sim) -> str:
+    """On a fresh warehouse (no product yet): the catalogue (API or snapshot) and the master data. Otherwise ''.
+
+    The minute DAG refreshes the catalogue on a branch of its own; its very first run cannot wait for it.
+    """
+    from include.inventory.catalogue import load_catalogue_records
+
+    with conn.cursor() as cur:
+        cur.execute("SELECT EXISTS (SELECT 1 FROM raw.products)")
+        (has_products,) = cur.fetchone()
+    conn.rollback()
+    if has_products:
+        return ""
+    payload = _fetch()
+    products, source = payload["products"], payload["source"]
+    loaded = load_catalogue_records(conn, products, source, "catalogue-initial", _product_count(None))
+    return f"{loaded.summary()}; {prepare_master_data(conn, sim)}"
+
+
+def prepare_master_data(conn, sim) -> str:
+    """Locations, warehouses, suppliers, product-supplier links and the simulated managers: created once,
+    extended when scaled up; nothing is written when they are in place."""
+    from include.inventory import alerts, simulation
+
+    result = simulation.ensure_master_data(conn, sim)
+    managers = alerts.seed_managers(conn, sim.seed)
+    summary = result.summary() if result else "master data already in place"
+    return summary + (f"; {managers} inventory managers added" if managers else "")
+
+
 @task(trigger_rule="none_failed")  # runs when the catalogue refresh was skipped as not due
 def ensure_master_data(params=None) -> str:
     """Locations, warehouses, suppliers and product-supplier links: created once, extended when scaled up."""
-    from include.inventory import alerts, db, simulation
+    from include.inventory import db
 
     params = params or {}
-    sim = sim_config(params.get("scale"), params.get("seed"))
     with closing(db.airflow_connection()) as conn:
-        result = simulation.ensure_master_data(conn, sim)
-        managers = alerts.seed_managers(conn, sim.seed)
-    summary = result.summary() if result else "master data already in place"
-    summary += f"; {managers} inventory managers added" if managers else ""
+        summary = prepare_master_data(conn, sim_config(params.get("scale"), params.get("seed")))
     print(summary)
     return summary

@@ -496,3 +496,32 @@ def check_no_overlap(conn: PgConnection, start: datetime, end: datetime, window:
             f"{end:%Y-%m-%d %H:%M} (first at {first}); simulating it again would double the activity. "
             "Pick a period before them, or refresh the tables first."
         )
+
+
+def minutes_to_load(
+    conn: PgConnection, start: datetime, end: datetime, limit: int
+) -> tuple[list[tuple[datetime, datetime]], datetime | None]:
+    """The one-minute windows a minute run loads: its own [start, end), preceded by any minutes since the last
+    loaded window that no run loaded (the scheduler skips minutes while a run is late: catchup is off).
+
+    Each missed minute is loaded as the batch its own run would have written (same window, same batch id, the
+    same rows), so the raw layer has no hole and a later run of that minute changes nothing. At most `limit`
+    missed minutes are loaded (0: none); a longer gap is left as it is, and its start returned so the caller can
+    say so (the history DAG fills whole days). Returns (windows, start of a gap left unfilled or None).
+    """
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT max(window_end) FROM raw.ingest_batches "
+            "WHERE kind = 'simulation' AND status = 'success' AND window_end <= %s",
+            (start,),
+        )
+        (last,) = cur.fetchone()
+    conn.rollback()
+    step = end - start
+    if last is None or last >= start or step != timedelta(minutes=1):
+        return [(start, end)], None
+    missed = int((start - last) / step)
+    if (start - last) % step or missed > limit:
+        return [(start, end)], last
+    windows = [(last + i * step, last + (i + 1) * step) for i in range(missed)]
+    return [*windows, (start, end)], None

@@ -16,6 +16,9 @@ CREATE TABLE IF NOT EXISTS raw.ingest_batches (
     error           text,
     CHECK (window_end IS NULL OR window_start IS NULL OR window_end > window_start)
 );
+-- The analytics plan's questions: the newest window, and what was loaded since the last publish.
+CREATE INDEX IF NOT EXISTS ingest_batches_window_end_idx ON raw.ingest_batches (kind, window_end);
+CREATE INDEX IF NOT EXISTS ingest_batches_finished_idx ON raw.ingest_batches (finished_at);
 
 CREATE TABLE IF NOT EXISTS raw.warehouse_locations (
     location_id     integer PRIMARY KEY,
@@ -104,6 +107,8 @@ CREATE TABLE IF NOT EXISTS raw.product_sales (
 );
 CREATE INDEX IF NOT EXISTS product_sales_batch_idx ON raw.product_sales (batch_id);
 CREATE INDEX IF NOT EXISTS product_sales_date_idx ON raw.product_sales (sale_date);
+-- One pair's sales over a window: what an analytics run that recomputes a few pairs reads.
+CREATE INDEX IF NOT EXISTS product_sales_pair_idx ON raw.product_sales (product_id, warehouse_id, sale_date);
 
 -- A replenishment order, placed when stock falls to the reorder point; its goods arrive after the lead time as a
 -- stock receipt, written by the batch whose window the arrival falls in. order_id is a natural key, so a
@@ -138,4 +143,5 @@ CREATE TABLE IF NOT EXISTS raw.stock_receipts (
 );
 CREATE INDEX IF NOT EXISTS stock_receipts_batch_idx ON raw.stock_receipts (batch_id);
 CREATE INDEX IF NOT EXISTS stock_receipts_received_idx ON raw.stock_receipts (received_at);
+CREATE INDEX IF NOT EXISTS stock_receipts_pair_idx ON raw.stock_receipts (product_id, warehouse_id, received_at);
 CREATE UNIQUE INDEX IF NOT EXISTS stock_receipts_order_idx ON raw.stock_receipts (order_id);

@@ -77,23 +77,13 @@ def test_no_cycles(dagbag):
         dag.check_cycle()  # raises AirflowDagCycleException on a cycle
 
 
-class _PlannedTI:
-    """The task instance as the build_analytics task's templates see it: xcom_pull gives plan_refresh's plan."""
-
-    def __init__(self, from_date: str):
-        self.from_date = from_date
-
-    def xcom_pull(self, task_ids=None):
-        assert task_ids == "plan_refresh"
-        return {"as_of": "2026-11-24T12:00:00+00:00", "from_date": self.from_date, "watermark": ""}
-
-
 @pytest.mark.parametrize(
-    ("from_date", "expected"),
-    [("", "-XX:+UseParallelGC"), ("2026-11-20", "-XX:+UseParallelGC -XX:TieredStopAtLevel=1")],
-    ids=["full rebuild: the full tiered JIT", "incremental: C1 only"],
+    ("mode", "expected"),
+    [("full", "-XX:+UseParallelGC"), ("window", "-XX:+UseParallelGC -XX:TieredStopAtLevel=1")],
+    ids=["full rebuild: the full tiered JIT", "incremental (spark-submit fallback): C1 only"],
 )
-def test_the_driver_jit_follows_the_plan(dagbag, from_date, expected):
+def test_the_driver_jit_follows_the_plan(dagbag, mode, expected):
+    from include.inventory.spark_connect import driver_java_options
+
     task = dagbag.dags["build_inventory_analytics"].get_task("build_analytics")
-    conf = task.render_template(task.conf, {"ti": _PlannedTI(from_date)})
-    assert conf["spark.driver.extraJavaOptions"] == expected
+    assert driver_java_options(task.conf["spark.driver.extraJavaOptions"], mode) == expected

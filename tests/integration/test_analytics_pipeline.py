@@ -36,7 +36,7 @@ def query(conn, text: str, params=()) -> list[tuple]:
 
 
 @pytest.fixture(scope="module")
-def pipeline(airflow_db, warehouse_uri):
+def pipeline(airflow_db, warehouse_uri, spark_connect_server):
     """60 days of history for 30 products x 3 warehouses, then one published analytics run."""
     from include.inventory import db, schema
 
@@ -124,7 +124,7 @@ def test_incremental_equals_full_rebuild(pipeline):
 
 def test_readers_never_see_a_missing_or_empty_table(pipeline, warehouse_uri):
     run_id = query(pipeline, "SELECT DISTINCT run_id FROM staging.publish_manifest")[0][0]
-    plan = analytics.plan(pipeline, END + timedelta(days=30))
+    plan = analytics.plan(pipeline, END + timedelta(days=30), analytics.default_settings(), full_refresh=True)
     errors, seen, stop = [], [], threading.Event()
 
     def reader():
@@ -170,11 +170,11 @@ def test_failing_quality_gate_leaves_published_tables_untouched(pipeline):
         cur.execute("INSERT INTO staging.dim_products SELECT * FROM staging.dim_products LIMIT 1")
     pipeline.commit()
     with pytest.raises(analytics.QualityGateFailed) as failure:
-        analytics.quality_gate(pipeline, run_id, 50)
+        analytics.quality_gate(pipeline, run_id, analytics.default_settings())
     message = str(failure.value)
     assert "no_negative_stock" in message and "dim_products" in message and "aging_sums_to_on_hand" in message
     with pytest.raises(analytics.QualityGateFailed, match="not of other-run"):
-        analytics.quality_gate(pipeline, "other-run", 50)
+        analytics.quality_gate(pipeline, "other-run", analytics.default_settings())
     assert published(pipeline) == before
 
 

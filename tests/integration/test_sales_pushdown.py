@@ -97,16 +97,13 @@ def loaded(warehouse_uri):
     ids=["full rebuild", "incremental, as_of mid-day"],
 )
 def test_tables_from_presummed_sales_equal_tables_from_sale_lines(spark, loaded, as_of, from_date):
+    from include.inventory.analytics import default_settings
     from spark_jobs.build_analytics import Params, build_tables, compute_from, sales_query
 
     # Every pair under the threshold: low_stock_data (days of cover from the demand) holds every pair too.
-    p = Params(
-        as_of=as_of,
-        run_id="pushdown-test",
-        from_date=from_date,
-        demand_window_days=DEMAND_DAYS,
-        low_stock_threshold=1_000_000,
-    )
+    settings = {**default_settings(), "demand_window_days": DEMAND_DAYS, "low_stock_threshold": 1_000_000}
+    mode = "window" if from_date else "full"
+    p = Params(as_of=as_of, run_id="pushdown-test", mode=mode, from_date=from_date, **settings)
     since = compute_from(p)
     start = datetime.combine(since, datetime.min.time(), UTC) if since else datetime(1970, 1, 1, tzinfo=UTC)
     params = {"as_of": as_of, "start": start}

@@ -69,6 +69,7 @@ def raw_frames(spark, conn, as_of: datetime) -> dict:
 @pytest.fixture(scope="module")
 def published(spark, warehouse_uri):
     """A month simulated into raw, built by the Spark transforms and loaded into analytics as publish does."""
+    from include.inventory.analytics import default_settings
     from spark_jobs.build_analytics import Params, build_tables
 
     conn = db.connect(warehouse_uri)
@@ -77,14 +78,14 @@ def published(spark, warehouse_uri):
     load_catalogue_records(conn, SnapshotCatalogue().fetch_products(), "snapshot", "catalogue-portal", 12)
     sim.ensure_master_data(conn, CONFIG)
     sim.run_windows(conn, CONFIG, sim.day_windows(END, DAYS))
-    params = Params(
-        as_of=END,
-        run_id="portal-kpi-test",
-        period_days=PERIOD_DAYS,
-        demand_window_days=7,
-        aging_threshold_days=5,
-        overstock_days=10,
-    )
+    settings = {
+        **default_settings(),
+        "period_days": PERIOD_DAYS,
+        "demand_window_days": 7,
+        "aging_threshold_days": 5,
+        "overstock_days": 10,
+    }
+    params = Params(as_of=END, run_id="portal-kpi-test", **settings)
     tables = build_tables(raw_frames(spark, conn, END), params)
     with db.transaction(conn) as cur:
         portal_seed.create_analytics_tables(cur)

@@ -202,25 +202,28 @@ def test_as_of_must_be_timezone_aware(spark):
         T.fact_daily_sales(sales, datetime(2026, 3, 10, 12))
 
 
-def test_average_daily_demand_over_the_rolling_window(spark):
-    start = AS_OF - timedelta(days=32)
+def test_average_daily_demand_over_the_complete_days_before_as_of(spark):
+    # 32 complete days before AS_OF (Tuesday 03-10, noon): 02-06 .. 03-09; the morning of 03-10 is not one.
     sales = spark.createDataFrame(
         [
-            sale(1, 10, 10, "1.00", start),  # at the window's open start: excluded
-            sale(1, 10, 3, "1.00", start + timedelta(seconds=1)),
-            sale(1, 10, 4, "1.00", AS_OF),
+            sale(1, 10, 5, "1.00", datetime(2026, 2, 5, 23, 59, 59, tzinfo=UTC)),  # the day before: excluded
+            sale(1, 10, 10, "1.00", datetime(2026, 2, 6, tzinfo=UTC)),  # the first second of the window
+            sale(1, 10, 3, "1.00", at(9, 23, 59, 59)),  # the last second of the window
+            sale(1, 10, 4, "1.00", at(10)),  # today: a partial day, excluded
             sale(1, 10, 9, "1.00", AS_OF + timedelta(seconds=1)),  # after as_of
             sale(2, 20, 1, "1.00", at(5)),
         ],
         S.SALES,
     )
+    assert T.complete_days(AS_OF, 32) == (date(2026, 2, 6), d(9))
+    assert T.complete_days(at(10), 1) == (d(9), d(9))  # exactly midnight: the day before is complete
     assert_table(
         spark,
         T.average_daily_demand(sales, AS_OF, 32),
         "average_daily_demand",
         [
-            # 7 / 32 = 0.21875 -> 0.2188 (half up)
-            dict(product_id=1, warehouse_id=10, avg_daily_demand=D("0.2188"), window_units=7, window_days=32),
+            # 13 / 32 = 0.40625 -> 0.4063 (half up)
+            dict(product_id=1, warehouse_id=10, avg_daily_demand=D("0.4063"), window_units=13, window_days=32),
             # 1 / 32 = 0.03125 -> 0.0313 (half even would say 0.0312)
             dict(product_id=2, warehouse_id=20, avg_daily_demand=D("0.0313"), window_units=1, window_days=32),
         ],
@@ -245,8 +248,8 @@ def test_low_stock_reorder_point_and_order_from_the_exact_demand(spark, dims):
     )
     assert_table(
         spark,
-        T.low_stock(stock, demand, products, threshold=10),
-        "low_stock",
+        T.low_stock_data(stock, demand, products, threshold=10),
+        "low_stock_data",
         [
             # d = 20/3, lead 3 + safety 3: ceil(20/3 * 6) = 40 (the rounded 6.6667 * 6 = 40.0002 would say 41);
             # order: 40 + ceil(20/3 * 30) - 4 = 40 + 200 - 4 = 236; cover 4 / (20/3) = 0.60
@@ -326,6 +329,22 @@ def test_inventory_aging_fifo_layers_buckets_and_opening_stock(spark):
     )
 
 
+def test_inventory_aging_counts_calendar_days(spark):
+    """A layer's age is as_of's date minus the date it arrived: a receipt at 23:59 is a day old at 00:01."""
+    stock = frame(spark, S.CURRENT_STOCK, [stock_row(1, 10, 15)])
+    receipts = spark.createDataFrame(
+        [
+            ("PO-a", 1, 10, 1, 5, D("2.00"), at(1), at(9, 23, 59)),  # 1 day old at 03-10 00:01
+            ("PO-b", 1, 10, 1, 5, D("2.00"), at(1), at(10, 0, 0)),  # today: 0 days
+        ],
+        S.RECEIPTS,
+    )
+    first = spark.createDataFrame([(1, 10, datetime(2025, 12, 10, 0, 1, tzinfo=UTC))], S.FIRST_COUNTS)
+    rows = T.inventory_aging(stock, receipts, first, at(10, 0, 1)).where("units > 0").collect()
+    # 5 + 5 units aged 0 and 1 day -> bucket 1 (age sum 5); 5 units of opening stock, 90 days old -> bucket 3
+    assert [(r.bucket_order, r.units, r.unit_age_days_sum) for r in rows] == [(1, 10, 5), (3, 5, 450)]
+
+
 def test_first_counts_and_dim_products(spark, dims):
     counts = spark.createDataFrame(
         [(1, 10, 5, "window", at(3)), (1, 10, 9, "initial", at(2)), (1, 20, 1, "initial", at(11))], S.COUNTS
@@ -401,7 +420,7 @@ RECON_ROWS = {
         (AS_OF, d(9), [(9, 1), (10, 1), (9, 2), (10, 2)]),
     ],
 )
-def test_daily_reconciliation(spark, dims, as_of, from_date, days):
+def test_fact_inventory_reconciliation(spark, dims, as_of, from_date, days):
     counts = spark.createDataFrame(
         [
             (1, 10, 100, "initial", at(7, 6)),
@@ -430,8 +449,8 @@ def test_daily_reconciliation(spark, dims, as_of, from_date, days):
         S.SALES,
     )
     receipts = spark.createDataFrame([("PO-1", 1, 10, 1, 20, D("2.00"), at(6), at(8, 15))], S.RECEIPTS)
-    actual = T.daily_reconciliation(counts, sales, receipts, dims[0], as_of, from_date)
-    assert_table(spark, actual, "daily_reconciliation", [RECON_ROWS[k] for k in days])
+    actual = T.fact_inventory_reconciliation(counts, sales, receipts, dims[0], as_of, from_date)
+    assert_table(spark, actual, "fact_inventory_reconciliation", [RECON_ROWS[k] for k in days])
 
 
 # ------------------------------------------------------------------------------------------------ inventory dashboard
@@ -447,7 +466,7 @@ def _metrics_inputs(spark, stock: list[dict], demand: list[tuple], fact: list[tu
         frame(spark, S.CURRENT_STOCK, stock),
         spark.createDataFrame(demand, S.AVERAGE_DAILY_DEMAND),
         frame(spark, S.FACT_DAILY_SALES, rows("units", fact)),
-        frame(spark, S.DAILY_RECONCILIATION, rows("actual_closing_stock", recon)),
+        frame(spark, S.FACT_INVENTORY_RECONCILIATION, rows("actual_closing_stock", recon)),
     )
 
 
@@ -557,7 +576,7 @@ def test_kpi_inventory_summary(spark):
             dict(product_id=1, warehouse_id=20, avg_inventory_value=None, is_overstock=False),
         ],
     )
-    low = frame(spark, S.LOW_STOCK, [stock_row(1, 20, 0), stock_row(1, 10, 40)])
+    low = frame(spark, S.LOW_STOCK_DATA, [stock_row(1, 20, 0), stock_row(1, 10, 40)])
     assert_table(
         spark,
         T.kpi_inventory_summary(stock, aging, metrics, low, aging_threshold_days=90),
@@ -584,9 +603,8 @@ def test_kpi_inventory_summary(spark):
 
 def test_kpi_inventory_summary_of_nothing_is_one_row_of_zeros(spark):
     empty = {name: spark.createDataFrame([], S.OUTPUTS[name]) for name in S.OUTPUTS}
-    actual = T.kpi_inventory_summary(
-        empty["current_stock"], empty["inventory_aging"], empty["product_inventory_metrics"], empty["low_stock"], 90
-    )
+    detail = [empty[t] for t in ("current_stock", "inventory_aging", "product_inventory_metrics", "low_stock_data")]
+    actual = T.kpi_inventory_summary(*detail, 90)
     zero = D("0.00")
     assert_table(
         spark,
@@ -603,7 +621,7 @@ def test_kpi_inventory_summary_of_nothing_is_one_row_of_zeros(spark):
 def test_low_stock_by_warehouse(spark):
     low = frame(
         spark,
-        S.LOW_STOCK,
+        S.LOW_STOCK_DATA,
         [
             stock_row(1, 10, 0, is_stock_out=True, suggested_order_qty=40),
             stock_row(2, 10, 3, suggested_order_qty=25),
@@ -745,3 +763,123 @@ def test_sales_by_warehouse(spark, dims):
             | dict(units=0, revenue=D("0.00")),  # sold nothing in the period
         ],
     )
+
+
+# ------------------------------------------------------------------------------------------------ rollups
+
+
+def _split(df, pair=(1, 10)):
+    """(the rows of one pair, the rest): what a run that recomputed that pair and kept the rest would see."""
+    mine = (df.product_id == pair[0]) & (df.warehouse_id == pair[1])
+    return df.where(mine), df.where(~mine)
+
+
+def test_every_rollup_table_built_from_a_split_equals_the_whole(spark, dims):
+    """A table over many pairs = its rollup of the recomputed rows combined with the rollup of the kept rows.
+
+    The pairs mode builds them that way (the kept rows' rollup comes from PostgreSQL, `Rollup.sql`; the
+    integration tests hold that side to the same numbers).
+    """
+    products, warehouses, locations = dims
+    stock = frame(
+        spark,
+        S.CURRENT_STOCK,
+        [stock_row(1, 10, 40, stock_value=D("100.00")), stock_row(2, 10, 100, stock_value=D("135.00"))]
+        + [stock_row(1, 20, 0), stock_row(3, 20, 7, stock_value=D("7.00"))],
+    )
+    aging = frame(
+        spark,
+        S.INVENTORY_AGING,
+        [
+            dict(product_id=1, warehouse_id=10, bucket_order=1, units=10, unit_age_days_sum=50)
+            | dict(aging_threshold_days=90),
+            dict(product_id=1, warehouse_id=10, bucket_order=4, units=30, unit_age_days_sum=3000)
+            | dict(aging_threshold_days=90, aged_units=30, aged_value=D("75.00")),
+            dict(product_id=2, warehouse_id=10, bucket_order=4, units=3, unit_age_days_sum=300)
+            | dict(aging_threshold_days=90, aged_units=3, aged_value=D("4.05")),
+        ],
+    )
+    metrics = frame(
+        spark,
+        S.PRODUCT_INVENTORY_METRICS,
+        [
+            dict(product_id=1, warehouse_id=10, cogs=D("25.00"), avg_inventory_value=D("112.50"))
+            | dict(avg_daily_demand=D("1.3333"), is_overstock=False),
+            dict(product_id=2, warehouse_id=10, cogs=D("4.05"), avg_inventory_value=D("137.03"))
+            | dict(avg_daily_demand=D("0.4286"), is_overstock=True),
+            dict(product_id=1, warehouse_id=20, avg_inventory_value=None, is_overstock=True),
+        ],
+    )
+    low = frame(
+        spark,
+        S.LOW_STOCK_DATA,
+        [
+            stock_row(1, 20, 0, is_stock_out=True, suggested_order_qty=40),
+            stock_row(1, 10, 40, suggested_order_qty=5),
+            stock_row(3, 20, 7, suggested_order_qty=12),
+        ],
+    )
+    fact = spark.createDataFrame(
+        [_fact(9, 1, 10, 5, "20.00", 2), _fact(10, 1, 10, 1, "4.00"), _fact(8, 2, 10, 10, "13.50", 3)]
+        + [_fact(9, 3, 20, 10, "6.00"), _fact(10, 3, 20, 2, "1.20"), _fact(1, 3, 20, 100, "100.00")],
+        S.FACT_DAILY_SALES,
+    )
+    (stock_a, stock_b), (aging_a, aging_b), (metrics_a, metrics_b), (low_a, low_b), (fact_a, fact_b) = (
+        _split(df) for df in (stock, aging, metrics, low, fact)
+    )
+    aged = T.aging_totals(90)
+    kept = {
+        "current_stock": T.STOCK_BY_PRODUCT.partial(stock_b),
+        "inventory_aging": aged.partial(aging_b),
+        "product_inventory_metrics": T.METRICS_TOTALS.partial(metrics_b),
+        "low_stock_data": T.LOW_STOCK_TOTALS.partial(low_b),
+    }
+    period = T.period(AS_OF, 7)
+    cases = {
+        "kpi_inventory_summary": (
+            T.kpi_inventory_summary(stock, aging, metrics, low, 90),
+            T.kpi_inventory_summary(stock_a, aging_a, metrics_a, low_a, 90, kept),
+        ),
+        "low_stock_by_warehouse": (
+            T.low_stock_by_warehouse(low),
+            T.low_stock_by_warehouse(low_a, T.LOW_STOCK_BY_WAREHOUSE.partial(low_b)),
+        ),
+        "sales_daily": (T.sales_daily(fact), T.sales_daily(fact_a, T.SALES_BY_DAY.partial(fact_b))),
+        "top_products": (
+            T.top_products(fact, products, AS_OF, 7, limit=2),
+            T.top_products(fact_a, products, AS_OF, 7, limit=2, published=T.SALES_BY_PRODUCT.partial(fact_b, period)),
+        ),
+        "sales_by_warehouse": (
+            T.sales_by_warehouse(fact, warehouses, locations, AS_OF, 7),
+            T.sales_by_warehouse(
+                fact_a, warehouses, locations, AS_OF, 7, published=T.SALES_BY_WAREHOUSE.partial(fact_b, period)
+            ),
+        ),
+    }
+    for name, (whole, combined) in cases.items():
+        assert whole.count() > 0, name
+        assertDataFrameEqual(combined, whole, rtol=0, atol=0)
+
+
+def test_rollup_sql_is_the_same_aggregate(spark):
+    """The SQL a rollup sends to PostgreSQL names the same columns, sums and filters as its Spark side."""
+    text = T.aging_totals(90).sql("NOT (product_id, warehouse_id) IN (VALUES (1, 10))")
+    assert text == (
+        "SELECT sum(units) AS aging_layer_units, sum(unit_age_days_sum) AS unit_age_days_sum, "
+        "sum(aged_units) AS aged_units, sum(aged_value) AS aging_value, "
+        "count(*) FILTER (WHERE aging_threshold_days <> 90) AS other_thresholds "
+        "FROM analytics.inventory_aging WHERE NOT (product_id, warehouse_id) IN (VALUES (1, 10))"
+    )
+    by_day = T.SALES_BY_DAY.sql("TRUE", (d(3), d(9)))
+    assert by_day.endswith(
+        "FROM analytics.fact_daily_sales WHERE (TRUE) AND date_key BETWEEN DATE '2026-03-03' AND DATE '2026-03-09' "
+        "GROUP BY date_key"
+    )
+    assert [f.name for f in T.LOW_STOCK_BY_WAREHOUSE.schema().fields] == [
+        "warehouse_id",
+        "warehouse_name",
+        "location_name",
+        "low_stock_products",
+        "stock_out_products",
+        "suggested_order_units",
+    ]
