@@ -77,17 +77,43 @@ def run_analytics(logical_date: datetime, full_refresh: bool = False) -> dict[st
 
 @dataclass
 class CycleSample:
-    seconds: float
+    seconds: float  # ingest start (the minute's end) -> alerts sent
     ingest_seconds: float
     analytics_seconds: float
+    published_seconds: float  # ingest start -> the publish committed: what a dashboard reader waits for
+    mode: str  # the analytics run's mode (analytics.publish_log): pairs, window or full
     tasks: dict[str, float] = field(default_factory=dict)
+    cpu: dict[str, float] = field(default_factory=dict)
 
 
-def run_cycle(start: datetime) -> CycleSample:
-    """Ingest the minute starting at `start`, then build and publish the analytics as of its end."""
-    began = time.monotonic()
+def last_publish(uri: str) -> tuple[str, datetime]:
+    """(mode, published_at) of the newest publish in the warehouse at `uri`."""
+    from contextlib import closing
+
+    from include.inventory import db
+
+    with closing(db.connect(uri)) as conn, conn.cursor() as cur:
+        cur.execute("SELECT mode, published_at FROM analytics.publish_log ORDER BY publish_id DESC LIMIT 1")
+        return cur.fetchone()
+
+
+def run_cycle(start: datetime, uri: str, cpu_roots: dict[str, list[int]] | None = None) -> CycleSample:
+    """Ingest the minute starting at `start`, then build and publish the analytics as of its end.
+
+    `cpu_roots`: process trees whose CPU seconds the cycle reports (bench.cpu), e.g. this process, the Spark
+    Connect server and PostgreSQL.
+    """
+    from datetime import UTC
+
+    from bench import cpu
+
+    cpu_before = cpu.reading(cpu_roots) if cpu_roots else {}
+    began_at, began = datetime.now(UTC), time.monotonic()
     tasks = run_minute(start)
     ingested = time.monotonic()
     tasks.update(run_analytics(start + timedelta(minutes=1)))
     done = time.monotonic()
-    return CycleSample(done - began, ingested - began, done - ingested, tasks)
+    cpu_used = cpu.delta(cpu_before, cpu.reading(cpu_roots)) if cpu_roots else {}
+    mode, published_at = last_publish(uri)
+    published = (published_at - began_at).total_seconds()
+    return CycleSample(done - began, ingested - began, done - ingested, published, mode, tasks, cpu_used)

@@ -164,6 +164,7 @@ def ensure_dataset(
         found = _recorded(uri)
         if found is not None and found.pop("_day_batches") == days and found == spec:
             with closing(db.connect(uri)) as conn:
+                schema.create(conn)  # a newer release's indexes and columns (IF NOT EXISTS): the data stays
                 return Dataset(name, uri, scale.name, days, True, 0.0, row_counts(conn))
         log(f"{name} holds another dataset (or an unfinished one): dropping it")
         drop_database(server, name)

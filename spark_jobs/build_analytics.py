@@ -445,14 +445,14 @@ def run(spark: SparkSession, db: Warehouse, p: Params, log=print) -> dict[str, f
         return kept[-1]
 
     raw = read_raw(spark, db, p)
-    # The inputs several tables share (on Spark Connect: every input, read concurrently).
-    shared = {k for k, v in raw.items() if isinstance(v, DataFrame) and (remote or k in ("sales", "counts"))}
+    # The inputs several tables share (on Spark Connect: every raw input), read concurrently. Of the published
+    # rollups only the metrics rows are read twice; the others are read once, by the write that needs them.
+    shared = [k for k, v in raw.items() if isinstance(v, DataFrame) and (remote or k in ("sales", "counts"))]
     with ThreadPoolExecutor(max_workers=p.write_threads) as pool:
-        for name, df in zip(shared, pool.map(keep, [raw[k] for k in shared]), strict=True):
-            raw[name] = df
-        if remote and "published" in raw:
-            names = list(raw["published"])
-            raw["published"] = dict(zip(names, pool.map(keep, [raw["published"][n] for n in names]), strict=True))
+        raw.update(zip(shared, pool.map(keep, [raw[k] for k in shared]), strict=True))
+    if remote and "published" in raw:
+        published = raw["published"]
+        published["product_inventory_metrics"] = keep(published["product_inventory_metrics"])
     tables = build_tables(raw, p, keep)
     planned = time.monotonic()
     scope_text = {"full": "full rebuild", "window": f"window mode, fact days from {p.from_date}"}.get(

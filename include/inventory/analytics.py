@@ -54,8 +54,6 @@ PLAN_SETTINGS = {
 }
 # A minute whose batches touched more pairs than this share of all pairs rebuilds the windows of every pair.
 PAIRS_MODE_MAX_SHARE = 0.25
-# Batches whose commit lags their finished_at by up to this much are still counted as changed by the next run.
-CHANGE_OVERLAP = timedelta(minutes=5)
 
 
 def default_settings() -> dict[str, int]:
@@ -84,6 +82,11 @@ class Plan:
     mode: full (every table from all of raw), window (fact days from from_date, the rest whole), pairs (only the
     pairs the new batches touched, the days from from_date; see spark_jobs/build_analytics.py). base_publish_id:
     the publish an incremental run builds on; publishing refuses if another publish came in between.
+
+    "New batches" are those that finished after the base publish's watermark (the newest `finished_at` it
+    covered; a batch stamps it with clock_timestamp() as its last statement). Minute batches load one at a time
+    (the ingest DAG's max_active_runs=1); a batch loaded concurrently that commits after a later one could be
+    missed by the pairs mode, and is then picked up by the next window-mode run, at the latest the next midnight.
     """
 
     as_of: datetime
@@ -234,7 +237,7 @@ def _choose(cur: PgCursor, as_of, watermark, settings, full_refresh, last) -> Pl
         UNION SELECT product_id, warehouse_id FROM raw.purchase_orders WHERE batch_id IN (SELECT batch_id FROM changed)
         ORDER BY 1, 2
         """,
-        {"since": base_watermark - CHANGE_OVERLAP, "as_of": as_of},
+        {"since": base_watermark, "as_of": as_of},
     )
     pairs = tuple((p, w) for p, w in cur.fetchall())
     cur.execute("SELECT count(*) FROM raw.products CROSS JOIN raw.warehouse")
