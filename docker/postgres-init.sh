@@ -1,33 +1,53 @@
 #!/usr/bin/env bash
-# First start of the PostgreSQL container only (docker-entrypoint-initdb.d): one server, two databases, each
-# with its own owner, and the BI role. Passwords come from the environment (docker-compose.yml, from .env) and
-# reach SQL as psql variables (:'name'), never spliced into the text.
+# The warehouse's databases and roles on a PostgreSQL server, from the environment; safe to run again (what
+# exists is kept, passwords and grants are set anew). Run by
+#   - docker-compose.yml's PostgreSQL when its volume is first created (docker-entrypoint-initdb.d, local socket);
+#   - docker-compose.override.yml's inventory-db-init at every `astro dev start`, against astro's PostgreSQL
+#     (PGHOST, PGPASSWORD).
+# Passwords reach SQL as psql variables, quoted by psql (:'name') or format(%L), never spliced into the text.
 #
-#   airflow    database `airflow`, Airflow's metadata; only this role may connect to it
-#   inventory  database `inventory`, the warehouse; the pipeline's connection (warehouse_db) logs in as it
-#   bi_reader  may connect to `inventory`, not to `airflow`; what it may read is granted by 090_bi_reader.sql when
-#              the pipeline creates the schema. NOLOGIN unless BI_READER_PASSWORD is set (docs/powerbi.md).
-#              `inventory` is a member, so the manager portal can read its dashboards as bi_reader.
+#   inventory  database $WAREHOUSE_DB (default inventory), owned by the role $WAREHOUSE_DB_USER (default
+#              inventory) that the pipeline's connection (warehouse_db) logs in as, password $WAREHOUSE_DB_PASSWORD
+#   bi_reader  may connect to the warehouse; what it may read is granted by 090_bi_reader.sql when the pipeline
+#              creates the schema. NOLOGIN unless BI_READER_PASSWORD is set (docs/powerbi.md). The warehouse
+#              owner is a member, so the manager portal can read its dashboards as bi_reader.
+#   airflow    database and role $AIRFLOW_DB (default airflow), Airflow's metadata, only when AIRFLOW_DB_PASSWORD is
+#              set (Compose; astro keeps its metadata in the database `postgres`); only this role may connect to it
 set -euo pipefail
 
-psql -v ON_ERROR_STOP=1 --no-psqlrc --username "$POSTGRES_USER" --dbname postgres \
-    -v airflow_pw="$AIRFLOW_DB_PASSWORD" \
-    -v warehouse_pw="$WAREHOUSE_DB_PASSWORD" \
+psql -v ON_ERROR_STOP=1 --no-psqlrc --quiet --username "${POSTGRES_USER:-postgres}" --dbname postgres \
+    -v warehouse_db="${WAREHOUSE_DB:-inventory}" \
+    -v warehouse_user="${WAREHOUSE_DB_USER:-inventory}" \
+    -v warehouse_pw="${WAREHOUSE_DB_PASSWORD:?set WAREHOUSE_DB_PASSWORD}" \
+    -v airflow_db="${AIRFLOW_DB:-airflow}" \
+    -v airflow_pw="${AIRFLOW_DB_PASSWORD:-}" \
     -v bi_pw="${BI_READER_PASSWORD:-}" <<'SQL'
-CREATE ROLE airflow LOGIN PASSWORD :'airflow_pw';
-CREATE ROLE inventory LOGIN PASSWORD :'warehouse_pw';
-CREATE ROLE bi_reader NOLOGIN;
+SET client_min_messages TO warning;  -- a second run's "already a member" notices
+SELECT format('CREATE ROLE %I', :'warehouse_user')
+ WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'warehouse_user') \gexec
+SELECT format('ALTER ROLE %I LOGIN PASSWORD %L', :'warehouse_user', :'warehouse_pw') \gexec
+SELECT 'CREATE ROLE bi_reader NOLOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'bi_reader') \gexec
 
-CREATE DATABASE airflow OWNER airflow;
-CREATE DATABASE inventory OWNER inventory;
-REVOKE CONNECT, TEMPORARY ON DATABASE airflow FROM PUBLIC;
-REVOKE CONNECT, TEMPORARY ON DATABASE inventory FROM PUBLIC;
-GRANT CONNECT ON DATABASE inventory TO bi_reader;
--- The manager portal logs in as inventory and reads its dashboards as bi_reader (SET LOCAL ROLE): a member.
-GRANT bi_reader TO inventory;
+SELECT format('CREATE DATABASE %I OWNER %I', :'warehouse_db', :'warehouse_user')
+ WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'warehouse_db') \gexec
+SELECT format('ALTER DATABASE %I OWNER TO %I', :'warehouse_db', :'warehouse_user') \gexec
+SELECT format('REVOKE CONNECT, TEMPORARY ON DATABASE %I FROM PUBLIC', :'warehouse_db') \gexec
+SELECT format('GRANT CONNECT ON DATABASE %I TO bi_reader', :'warehouse_db') \gexec
+-- The manager portal logs in as the owner and reads its dashboards as bi_reader (SET LOCAL ROLE): a member.
+SELECT format('GRANT bi_reader TO %I', :'warehouse_user') \gexec
 
 SELECT :'bi_pw' <> '' AS bi_login \gset
 \if :bi_login
 ALTER ROLE bi_reader LOGIN PASSWORD :'bi_pw';
 \endif
+
+SELECT :'airflow_pw' <> '' AS with_airflow \gset
+\if :with_airflow
+SELECT format('CREATE ROLE %I', :'airflow_db') WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'airflow_db') \gexec
+SELECT format('ALTER ROLE %I LOGIN PASSWORD %L', :'airflow_db', :'airflow_pw') \gexec
+SELECT format('CREATE DATABASE %I OWNER %I', :'airflow_db', :'airflow_db')
+ WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'airflow_db') \gexec
+SELECT format('REVOKE CONNECT, TEMPORARY ON DATABASE %I FROM PUBLIC', :'airflow_db') \gexec
+\endif
 SQL
+echo "postgres-init: database ${WAREHOUSE_DB:-inventory} (owner ${WAREHOUSE_DB_USER:-inventory}) and bi_reader ready${AIRFLOW_DB_PASSWORD:+; database ${AIRFLOW_DB:-airflow} ready}"
