@@ -86,6 +86,15 @@ def environment(service: dict) -> dict[str, str]:
     return {k: str(v) for k, v in env.items()}
 
 
+def published_port(service: dict, container_port: int) -> int:
+    """The host port a service's container port is published on ("127.0.0.1:HOST:CONTAINER")."""
+    for spec in service.get("ports") or []:
+        *_, host, container = str(spec).split(":")
+        if int(container) == container_port:
+            return int(host)
+    raise AssertionError(f"container port {container_port} is not published")
+
+
 def one_shot(services: dict) -> set[str]:
     """Services others wait for to finish (service_completed_successfully): not long-running."""
     return {
@@ -211,6 +220,9 @@ def test_airflow_services_share_the_project_configuration(services):
         assert (smtp["conn_type"], smtp["host"], smtp["port"]) == ("smtp", "mailpit", 1025)
         assert PROJECT_MOUNTS <= set(service["volumes"]), name
         assert service["image"] == services["airflow-scheduler"]["image"] and service["build"] == "."
+        # Links Airflow writes (task logs, failure emails) point where a browser reaches the API server.
+        ui_port = published_port(services["airflow-apiserver"], 8080)
+        assert env["AIRFLOW__API__BASE_URL"] == f"http://localhost:{ui_port}", name
     scheduler = services["airflow-scheduler"]
     # The Spark driver runs in the scheduler (LocalExecutor); executors reach it by this name.
     assert environment(scheduler)["SPARK_LOCAL_HOSTNAME"] == scheduler["hostname"] == "airflow-scheduler"
