@@ -1,8 +1,21 @@
 #!/usr/bin/env bash
 # `make airflow`: Airflow 3 (api-server, scheduler, dag-processor, triggerer via `airflow standalone`) with this
 # project's DAGs and connections, sized for a 2-core machine. UI on http://localhost:${AIRFLOW__API__PORT}; the
-# manager portal (include/portal) runs beside it on http://localhost:${PORTAL_PORT:-8090}.
+# manager portal (include/portal) runs beside it on http://localhost:${PORTAL_PORT}, and the local mail sink on
+# MAIL_SINK_PORT (or a free port it says, with smtp_default moved there). A taken port of Airflow or the portal
+# stops it at once, naming the variable to set.
 set -euo pipefail
+
+require_free_port() {  # PORT VARIABLE WHAT
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
+        echo "Port $1 is taken by another program, so $3 cannot listen there: set $2 to a free port," \
+            "e.g. \`$2=$(($1 + 1)) make airflow\`." >&2
+        exit 1
+    fi
+}
+require_free_port "$AIRFLOW__API__PORT" AIRFLOW__API__PORT "Airflow's API server"
+require_free_port "$PORTAL_PORT" PORTAL_PORT "the manager portal"
+
 # SimpleAuthManager: one admin user; standalone generates its password once and keeps it in this file.
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="${AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS:-admin:admin}"
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE="${AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE:-$AIRFLOW_HOME/passwords.json}"
@@ -15,30 +28,46 @@ mkdir -p "$AIRFLOW_HOME"
 echo "==> Migrating Airflow's metadata database"
 airflow db migrate >"$AIRFLOW_HOME/db-migrate.log" 2>&1 || { tail -20 "$AIRFLOW_HOME/db-migrate.log"; exit 1; }
 
+pid=""
 sink=""
-if python -c 'import socket,sys; s=socket.socket(); sys.exit(s.connect_ex(("127.0.0.1", 8025)) == 0)'; then
-    python -m include.inventory.mailsink --port 8025 --dir "$PROJECT_ROOT/.local/mail" &
-    sink=$!
-fi
-
-echo "==> Starting Airflow (Ctrl-C stops it); logs in $AIRFLOW_HOME/standalone.log"
-# Its own process group, so stopping this script stops every Airflow process it started.
-setsid airflow standalone >"$AIRFLOW_HOME/standalone.log" 2>&1 &
-pid=$!
 portal=""
 stopped=""
 stop() {
     # Every step may fail (a process already gone): none may cut the others short under `set -e`.
     [ -n "$stopped" ] && return 0
     stopped=1
-    kill -TERM -- -"$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
+    if [ -n "$pid" ]; then
+        kill -TERM -- -"$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    fi
     if [ -n "$sink" ]; then kill "$sink" 2>/dev/null || true; fi
     if [ -n "$portal" ]; then kill "$portal" 2>/dev/null || true; fi
     echo "Airflow stopped."
 }
 trap 'stop; exit 0' INT TERM
 trap stop EXIT
+
+mail="smtp_default ($AIRFLOW_CONN_SMTP_DEFAULT)"
+if [ -n "${USE_MAIL_SINK:-}" ]; then
+    # The sink writes the smtp_default that points at it once it listens (on MAIL_SINK_PORT, or a free port).
+    conn_file="$AIRFLOW_HOME/smtp_default.json"
+    rm -f "$conn_file"
+    python -m include.inventory.mailsink --smtp-default-file "$conn_file" --dir "$PROJECT_ROOT/.local/mail" &
+    sink=$!
+    for _ in $(seq 1 100); do
+        [ -s "$conn_file" ] && break
+        kill -0 "$sink" 2>/dev/null || break
+        sleep 0.1
+    done
+    [ -s "$conn_file" ] || { echo "The local mail sink did not start (MAIL_SINK_PORT=$MAIL_SINK_PORT)." >&2; exit 1; }
+    export AIRFLOW_CONN_SMTP_DEFAULT="$(cat "$conn_file")"
+    mail="$PROJECT_ROOT/.local/mail/*.eml (local SMTP sink, smtp_default $AIRFLOW_CONN_SMTP_DEFAULT)"
+fi
+
+echo "==> Starting Airflow (Ctrl-C stops it); logs in $AIRFLOW_HOME/standalone.log"
+# Its own process group, so stopping this script stops every Airflow process it started.
+setsid airflow standalone >"$AIRFLOW_HOME/standalone.log" 2>&1 &
+pid=$!
 # The manager portal (include/portal, `make portal` alone): its own process on its own port, next to Airflow.
 python -m include.portal serve >"$AIRFLOW_HOME/portal.log" 2>&1 &
 portal=$!
@@ -53,8 +82,8 @@ echo
 echo "Airflow is up: $url"
 echo "  user: admin   password: ${admin_secret:-see $AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE}"
 echo "  DAGs from $AIRFLOW__CORE__DAGS_FOLDER; warehouse connection warehouse_db from AIRFLOW_CONN_WAREHOUSE_DB"
-echo "  Alert emails: $PROJECT_ROOT/.local/mail/*.eml (local SMTP sink on 127.0.0.1:8025)"
-portal_url="http://localhost:${PORTAL_PORT:-8090}"
+echo "  Alert emails: $mail"
+portal_url="http://localhost:${PORTAL_PORT}"
 if curl -fsS "$portal_url/healthz" >/dev/null 2>&1; then
     echo "Manager portal is up: $portal_url (log: $AIRFLOW_HOME/portal.log)"
 else

@@ -12,7 +12,13 @@ export AIRFLOW__CORE__LOAD_EXAMPLES=False
 export AIRFLOW__CORE__PARALLELISM="${AIRFLOW__CORE__PARALLELISM:-4}"
 export AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG="${AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG:-4}"
 export AIRFLOW__DAG_PROCESSOR__DAG_FILE_PROCESSOR_TIMEOUT="${AIRFLOW__DAG_PROCESSOR__DAG_FILE_PROCESSOR_TIMEOUT:-60}"
+# The API server's port, and where a browser reaches it: Airflow's links and, with no
+# AIRFLOW__CORE__EXECUTION_API_SERVER_URL, the execution API tasks call ({BASE_URL}/execution/; without a base
+# URL that is localhost:8080 whatever the port). Derived again when the port changes in a shell that sourced this.
 export AIRFLOW__API__PORT="${AIRFLOW__API__PORT:-8080}"
+case "${AIRFLOW__API__BASE_URL:-}" in
+    "" | http://localhost:[0-9]*) export AIRFLOW__API__BASE_URL="http://localhost:${AIRFLOW__API__PORT}" ;;
+esac
 export AIRFLOW__LOGGING__LOGGING_LEVEL="${AIRFLOW__LOGGING__LOGGING_LEVEL:-INFO}"
 
 # The warehouse: a configured server, or the project-local cluster (started by `make db`).
@@ -30,7 +36,16 @@ export AIRFLOW_CONN_SPARK_DEFAULT="${AIRFLOW_CONN_SPARK_DEFAULT:-{\"conn_type\":
 # The warm Spark runtime of the minute path (tools/spark_connect.py; `make airflow` starts it).
 export SPARK_CONNECT_PORT="${SPARK_CONNECT_PORT:-15002}"
 export AIRFLOW_CONN_SPARK_CONNECT_DEFAULT="${AIRFLOW_CONN_SPARK_CONNECT_DEFAULT:-{\"conn_type\":\"spark_connect\",\"host\":\"sc://127.0.0.1\",\"port\":${SPARK_CONNECT_PORT}\}}"
-export AIRFLOW_CONN_SMTP_DEFAULT="${AIRFLOW_CONN_SMTP_DEFAULT:-{\"conn_type\":\"smtp\",\"host\":\"127.0.0.1\",\"port\":8025,\"extra\":{\"disable_tls\":true,\"disable_ssl\":true,\"from_email\":\"inventory-alerts@example.com\"\}\}}"
+# Alert emails: a configured SMTP server, or the local sink `make demo` / `make airflow` start on MAIL_SINK_PORT
+# (include/inventory/mailsink.py; when another program holds the port they move it, and smtp_default, to a free
+# one and say so).
+export MAIL_SINK_PORT="${MAIL_SINK_PORT:-8025}"
+if [ -z "${AIRFLOW_CONN_SMTP_DEFAULT:-}" ]; then
+    export USE_MAIL_SINK=1
+    export AIRFLOW_CONN_SMTP_DEFAULT="{\"conn_type\":\"smtp\",\"host\":\"127.0.0.1\",\"port\":${MAIL_SINK_PORT},\"extra\":{\"disable_tls\":true,\"disable_ssl\":true,\"from_email\":\"inventory-alerts@example.com\"}}"
+fi
+# The manager portal (include/portal, `make portal`, `make airflow`).
+export PORTAL_PORT="${PORTAL_PORT:-8090}"
 
 # Spark: the PostgreSQL JDBC driver (Debian's libpostgresql-jdbc-java) and a Java 17+.
 export SPARK_JDBC_JAR="${SPARK_JDBC_JAR:-/usr/share/java/postgresql.jar}"

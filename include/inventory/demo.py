@@ -18,11 +18,10 @@ from psycopg2 import sql
 
 from include.inventory import db, schema
 from include.inventory.batches import table_identifier
-from include.inventory.mailsink import start_sink
+from include.inventory.mailsink import start_for_smtp_default
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 LOG_DIR = PROJECT_ROOT / ".local" / "logs"
-SINK_PORT = 8025  # smtp_default points here locally (scripts/env.sh)
 
 
 class StepFailed(RuntimeError):
@@ -115,10 +114,12 @@ def alert_summary(conn) -> list[tuple[str, str, int]]:
 def main() -> int:
     total = 4
     mail_dir = PROJECT_ROOT / ".local" / "mail"
+    # smtp_default is the local sink (scripts/env.sh) unless configured: on MAIL_SINK_PORT or, if that is taken,
+    # a free port smtp_default follows (in this environment, which every step inherits).
     try:
-        sink = start_sink(SINK_PORT, mail_dir)
+        sink = start_for_smtp_default(mail_dir) if os.environ.get("USE_MAIL_SINK") else None
     except OSError as exc:
-        print(f"cannot start the local SMTP sink on 127.0.0.1:{SINK_PORT} ({exc}); is another one running?")
+        print(f"cannot start the local SMTP sink ({exc}); set MAIL_SINK_PORT to a free port", file=sys.stderr)
         return 1
     days = int(os.environ.get("DEMO_DAYS", "90"))
     began = time.monotonic()
@@ -153,23 +154,27 @@ def main() -> int:
         print(f"      done in {time.monotonic() - t:.1f}s; as of {headline.pop('as of')}")
         for name, value in headline.items():
             print(f"      {name:<34} {value}")
-        print(f"      alert emails (to the local SMTP sink, as .eml files in {mail_dir}):")
+        where = f"the local SMTP sink, as .eml files in {mail_dir}" if sink else "smtp_default"
+        print(f"      alert emails (to {where}):")
         for kind, status, recipients, n in sent:
             print(f"      {n:>3} x {kind:<12} {status:<8} -> {recipients}")
     except StepFailed as exc:
         print(f"\nDEMO FAILED: {exc}", file=sys.stderr)
         return 1
     finally:
-        sink.stop()
+        if sink:
+            sink.stop()
 
     print(f"\nDemo finished in {time.monotonic() - began:.0f}s. Warehouse: {db.warehouse_uri()}")
     print("  Schema verified: every table, column and primary key in include/inventory/schema.py exists.")
     print(f"  Raw layer: {days} days of history, one audited batch a day (raw.ingest_batches).")
     print("  Analytics: every table in the analytics schema published (what Power BI reads); see docs/metrics.md.")
-    print(f"  Alert emails: {mail_dir}/*.eml (open one in any mail client).")
+    if sink:
+        print(f"  Alert emails: {mail_dir}/*.eml (open one in any mail client).")
     print(f"  Logs of each step: {LOG_DIR}")
+    ui, portal = os.environ.get("AIRFLOW__API__PORT", "8080"), os.environ.get("PORTAL_PORT", "8090")
     print(
-        "  Next: `make airflow` to open the UI on http://localhost:8080 and the manager portal on http://localhost:8090."
+        f"  Next: `make airflow` to open the UI on http://localhost:{ui} and the manager portal on http://localhost:{portal}."
     )
     return 0
 
