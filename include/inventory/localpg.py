@@ -19,6 +19,7 @@ import hashlib
 import os
 import pwd
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -141,6 +142,28 @@ class Cluster:
         )
         return True
 
+    def check_port(self) -> None:
+        """Fail naming LOCAL_PG_PORT when the port is not this cluster's to take: scripts/env.sh points the
+        warehouse connection at 127.0.0.1:LOCAL_PG_PORT, which must not reach another server."""
+        pid_file = self.data_dir / "postmaster.pid"
+        if self.is_running():
+            running = int(pid_file.read_text().splitlines()[3]) if pid_file.exists() else self.port
+            if running != self.port:
+                raise LocalPgError(
+                    f"the cluster in {self.data_dir} runs on port {running}, LOCAL_PG_PORT is {self.port}: "
+                    f"`make db-stop` first, or set LOCAL_PG_PORT={running}"
+                )
+            return
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("127.0.0.1", self.port))
+            except OSError:
+                raise LocalPgError(
+                    f"port {self.port} (LOCAL_PG_PORT) is taken by another program: set LOCAL_PG_PORT to a free "
+                    f"port, e.g. `LOCAL_PG_PORT={self.port + 1} make demo`"
+                ) from None
+
     def start(self) -> None:
         if self.is_running():
             return
@@ -210,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         cluster = cluster_from_env()
         if args.action == "start":
             began = time.monotonic()
+            cluster.check_port()
             created = cluster.init()
             already = cluster.is_running()
             cluster.start()

@@ -11,6 +11,7 @@ raw.inventory_managers becomes inactive). Settings come from the environment (in
 from __future__ import annotations
 
 import argparse
+import socket
 import sys
 
 from include.portal.accounts import ROLES
@@ -71,13 +72,20 @@ def main(argv: list[str] | None = None) -> int:
 
     from include.portal.app import create_app
 
+    host = getattr(args, "host", None) or settings.host
+    port = getattr(args, "port", None) or settings.port
+    with socket.socket() as probe:  # uvicorn's own error would not say which setting to change
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            print(f"cannot listen on {host}:{port} ({exc.strerror}): set PORTAL_PORT to a free port", file=sys.stderr)
+            return 1
     try:
         ensure_schema(settings.database_url)
     except Exception as exc:  # noqa: BLE001 - reported as one clear line; the traceback helps nobody here
         print(f"cannot prepare the warehouse database: {exc}", file=sys.stderr)
         return 1
-    host = getattr(args, "host", None) or settings.host
-    port = getattr(args, "port", None) or settings.port
     print(f"Manager portal on http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{port}", flush=True)
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info", proxy_headers=False)
     return 0

@@ -1,6 +1,7 @@
 """Every local port is set in one place (scripts/env.sh, from the environment), and a taken one never sends
 traffic to whoever holds it: the mail sink of `make demo` / `make airflow` moves to a free port and smtp_default
-follows it, saying so; Airflow's API server and the portal stop at once, naming the variable to set.
+follows it, saying so; Airflow's API server, the portal and the local PostgreSQL stop at once, naming the variable
+to set.
 
 A port is taken here by a listening socket on a free port of this machine (never 8025 itself: another developer's
 sink may own it); the code under test does not know the difference.
@@ -163,3 +164,32 @@ def test_make_airflow_stops_at_a_taken_port_naming_its_variable(tmp_path, taken_
     assert proc.returncode == 1
     assert f"Port {taken_port} is taken" in proc.stderr and f"set {variable} to a free port" in proc.stderr
     assert not (tmp_path / "airflow").exists(), "it went on after the check"
+
+
+def test_the_local_postgres_stops_at_a_taken_port(tmp_path, taken_port):
+    env = env_sh(LOCAL_PG_PORT=str(taken_port), LOCAL_PG_DATA=str(tmp_path / "pg"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "include.inventory.localpg", "start"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 1
+    assert f"port {taken_port} (LOCAL_PG_PORT) is taken" in proc.stderr and "set LOCAL_PG_PORT" in proc.stderr
+    assert not (tmp_path / "pg").exists()
+
+
+def test_the_portal_stops_at_a_taken_port(taken_port):
+    env = env_sh(PORTAL_PORT=str(taken_port), PORTAL_SECRET_KEY="t" * 40)
+    proc = subprocess.run(
+        [sys.executable, "-m", "include.portal", "serve"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 1
+    assert f"127.0.0.1:{taken_port}" in proc.stderr and "set PORTAL_PORT to a free port" in proc.stderr
