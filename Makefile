@@ -13,6 +13,7 @@ help:
 	@echo "make test     lint + the whole test suite"
 	@echo "make airflow  Airflow UI on http://localhost:8080 with this project's DAGs (and the manager portal)"
 	@echo "make portal   the manager portal alone, on http://localhost:8090 (include/portal)"
+	@echo "              ports: LOCAL_PG_PORT, MAIL_SINK_PORT, AIRFLOW__API__PORT, PORTAL_PORT (README, Configuration)"
 	@echo "make bench    benchmarks (bench/results/S.md); BENCH_ARGS=\"--scale M\" etc., see python -m bench --help"
 	@echo "make db / db-stop   start / stop the project-local PostgreSQL"
 	@echo "make clean    stop the local cluster and remove .local/ (all local data)"
