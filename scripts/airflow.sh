@@ -72,14 +72,19 @@ pid=$!
 python -m include.portal serve >"$AIRFLOW_HOME/portal.log" 2>&1 &
 portal=$!
 url="http://localhost:${AIRFLOW__API__PORT}"
-for _ in $(seq 1 120); do
-    if curl -fsS "$url/api/v2/monitor/health" >/dev/null 2>&1; then break; fi
+up=""
+for _ in $(seq 1 300); do
+    if curl -fsS "$url/api/v2/monitor/health" >/dev/null 2>&1; then up=1; break; fi
     kill -0 $pid 2>/dev/null || { echo "Airflow exited; last lines of the log:"; tail -30 "$AIRFLOW_HOME/standalone.log"; exit 1; }
     sleep 1
 done
 admin_secret="$(python -c 'import json,sys; print(json.load(open(sys.argv[1])).get("admin",""))' "$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE" 2>/dev/null || true)"
 echo
-echo "Airflow is up: $url"
+if [ -n "$up" ]; then
+    echo "Airflow is up: $url"
+else  # a busy machine: it keeps starting, this script keeps running
+    echo "Airflow is not answering on $url after 5 minutes, still starting; log: $AIRFLOW_HOME/standalone.log"
+fi
 echo "  user: admin   password: ${admin_secret:-see $AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE}"
 echo "  DAGs from $AIRFLOW__CORE__DAGS_FOLDER; warehouse connection warehouse_db from AIRFLOW_CONN_WAREHOUSE_DB"
 echo "  Alert emails: $mail"
