@@ -15,6 +15,12 @@ require_free_port() {  # PORT VARIABLE WHAT
 }
 require_free_port "$AIRFLOW__API__PORT" AIRFLOW__API__PORT "Airflow's API server"
 require_free_port "$PORTAL_PORT" PORTAL_PORT "the manager portal"
+# The log servers the scheduler and the triggerer start (Airflow's own settings; a second `make airflow` on the
+# machine needs other ones).
+require_free_port "${AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT:-8793}" AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT \
+    "the scheduler's task log server"
+require_free_port "${AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT:-8794}" AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT \
+    "the triggerer's log server"
 
 # SimpleAuthManager: one admin user; standalone generates its password once and keeps it in this file.
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="${AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS:-admin:admin}"

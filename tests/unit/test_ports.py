@@ -151,9 +151,17 @@ def test_make_airflows_sink_writes_the_smtp_default_it_moved_to(tmp_path, taken_
     assert f"(MAIL_SINK_PORT) is taken by another program; listening on 127.0.0.1:{port}" in out
 
 
-@pytest.mark.parametrize("variable", ["AIRFLOW__API__PORT", "PORTAL_PORT"])
+AIRFLOW_PORTS = (
+    "AIRFLOW__API__PORT",
+    "PORTAL_PORT",
+    "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT",
+    "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT",
+)
+
+
+@pytest.mark.parametrize("variable", AIRFLOW_PORTS)
 def test_make_airflow_stops_at_a_taken_port_naming_its_variable(tmp_path, taken_port, variable):
-    others = {name: str(free_port()) for name in ("AIRFLOW__API__PORT", "PORTAL_PORT") if name != variable}
+    others = {name: str(free_port()) for name in AIRFLOW_PORTS if name != variable}
     env = env_sh(**others, **{variable: str(taken_port)})
     env["AIRFLOW_HOME"] = str(tmp_path / "airflow")
     # Should the check let it through, Airflow fails at once here instead of starting.
