@@ -51,6 +51,10 @@ def env_sh(**settings: str) -> dict[str, str]:
     return dict(item.split("=", 1) for item in proc.stdout.split("\0") if "=" in item)
 
 
+def run(command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -166,9 +170,7 @@ def test_make_airflow_stops_at_a_taken_port_naming_its_variable(tmp_path, taken_
     env["AIRFLOW_HOME"] = str(tmp_path / "airflow")
     # Should the check let it through, Airflow fails at once here instead of starting.
     env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = "postgresql+psycopg2://nobody@127.0.0.1:9/none"
-    proc = subprocess.run(
-        ["bash", "scripts/airflow.sh"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
-    )
+    proc = run(["bash", "scripts/airflow.sh"], env)
     assert proc.returncode == 1
     assert f"Port {taken_port} is taken" in proc.stderr and f"set {variable} to a free port" in proc.stderr
     assert not (tmp_path / "airflow").exists(), "it went on after the check"
@@ -176,14 +178,7 @@ def test_make_airflow_stops_at_a_taken_port_naming_its_variable(tmp_path, taken_
 
 def test_the_local_postgres_stops_at_a_taken_port(tmp_path, taken_port):
     env = env_sh(LOCAL_PG_PORT=str(taken_port), LOCAL_PG_DATA=str(tmp_path / "pg"))
-    proc = subprocess.run(
-        [sys.executable, "-m", "include.inventory.localpg", "start"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = run([sys.executable, "-m", "include.inventory.localpg", "start"], env)
     assert proc.returncode == 1
     assert f"port {taken_port} (LOCAL_PG_PORT) is taken" in proc.stderr and "set LOCAL_PG_PORT" in proc.stderr
     assert not (tmp_path / "pg").exists()
@@ -191,13 +186,6 @@ def test_the_local_postgres_stops_at_a_taken_port(tmp_path, taken_port):
 
 def test_the_portal_stops_at_a_taken_port(taken_port):
     env = env_sh(PORTAL_PORT=str(taken_port), PORTAL_SECRET_KEY="t" * 40)
-    proc = subprocess.run(
-        [sys.executable, "-m", "include.portal", "serve"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = run([sys.executable, "-m", "include.portal", "serve"], env)
     assert proc.returncode == 1
     assert f"127.0.0.1:{taken_port}" in proc.stderr and "set PORTAL_PORT to a free port" in proc.stderr
