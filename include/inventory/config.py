@@ -48,7 +48,7 @@ SETTINGS: dict[str, Setting] = {
         ),
         Setting("sim_shrinkage_rate", "0.02", "Expected shrinkage events per product x warehouse per day."),
         Setting("low_stock_threshold", "50", "On-hand units at or under which a product is low on stock."),
-        Setting("demand_window_days", "30", "Days of sales the average daily demand is computed over."),
+        Setting("demand_window_days", "30", "Complete days of sales the average daily demand is computed over."),
         Setting("overstock_coverage_days", "90", "Stock coverage (days of demand) above which a pair is overstock."),
         Setting("aging_threshold_days", "90", "Age in days beyond which stock counts as aging inventory."),
         Setting("kpi_period_days", "30", "Days the sales KPIs, turnover and top products are computed over."),

@@ -82,10 +82,11 @@ def _sql_type(data_type) -> str:
 
 def create_analytics_tables(cur) -> list[str]:
     """Every published table, with the columns the Spark job writes (+ refreshed_at) and its unique key."""
-    from spark_jobs.build_analytics import SCHEMA_OF
+    from include.inventory.analytics import EXPECTED_TABLES
     from spark_jobs.schemas import OUTPUT_KEYS, OUTPUTS
 
-    for table, schema_name in SCHEMA_OF.items():
+    for table in EXPECTED_TABLES:
+        schema_name = table
         columns = [
             sql.SQL("{} {}").format(sql.Identifier(f.name), sql.SQL(_sql_type(f.dataType)))
             for f in OUTPUTS[schema_name].fields
@@ -97,7 +98,7 @@ def create_analytics_tables(cur) -> list[str]:
         cur.execute(
             sql.SQL("CREATE TABLE analytics.{} ({})").format(sql.Identifier(table), sql.SQL(", ").join(columns))
         )
-    return list(SCHEMA_OF)
+    return list(EXPECTED_TABLES)
 
 
 def insert(cur, table: str, rows: list[dict]) -> None:

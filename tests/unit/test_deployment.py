@@ -371,7 +371,7 @@ ASTRO_PROJECT_FILES = (
 )
 ASTRO_MOUNTS = ("dags", "plugins", "include", "tests")
 ASTRO_SERVICES = {"postgres", "db-migration", "scheduler", "dag-processor", "api-server", "triggerer"}
-ASTRO_ADDED = {"inventory-db-init", "spark-master", "spark-worker", "mailpit"}
+ASTRO_ADDED = {"inventory-db-init", "spark-master", "spark-worker", "spark-connect", "mailpit"}
 
 
 def test_a_clean_clone_is_an_astro_project():
@@ -611,11 +611,11 @@ def test_powerbi_data_source_is_the_compose_warehouse(services):
 
 
 def test_powerbi_doc_maps_visuals_to_real_columns():
+    from include.inventory import analytics
     from include.inventory.schema import EXPECTED_TABLES
-    from spark_jobs.build_analytics import SCHEMA_OF
     from spark_jobs.schemas import OUTPUTS
 
-    columns = {table: set(OUTPUTS[schema].fieldNames()) | {"refreshed_at"} for table, schema in SCHEMA_OF.items()}
+    columns = {table: set(OUTPUTS[table].fieldNames()) | {"refreshed_at"} for table in analytics.EXPECTED_TABLES}
     columns["publish_log"] = set(EXPECTED_TABLES["analytics.publish_log"])
     text = POWERBI_DOC.read_text()
     referenced = re.findall(r"`(?:analytics\.)?([a-z_]+)\.([a-z_]+)`", text)
