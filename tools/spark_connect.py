@@ -108,8 +108,15 @@ def _pid(server: Server) -> int | None:
 
 def start(server: Server, wait_seconds: float = 180) -> int:
     if answers(server.port):
-        print(f"spark-connect: already answering on 127.0.0.1:{server.port}")
-        return 0
+        if _pid(server) is not None:
+            print(f"spark-connect: already running on 127.0.0.1:{server.port} (pid {_pid(server)})")
+            return 0
+        print(
+            f"spark-connect: port {server.port} is taken by another program (not a server this project started): "
+            f"set SPARK_CONNECT_PORT to a free port, e.g. `SPARK_CONNECT_PORT={server.port + 1} make airflow`",
+            file=sys.stderr,
+        )
+        return 1
     if not Path(server.jdbc_jar).exists():
         raise SystemExit(f"spark-connect: the JDBC driver {server.jdbc_jar} is missing (SPARK_JDBC_JAR; make install)")
     server.directory.mkdir(parents=True, exist_ok=True)
