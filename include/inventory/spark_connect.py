@@ -13,6 +13,7 @@ warehouse credentials travel inside the JDBC read and write options over that ch
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import time
 from urllib.parse import urlparse
@@ -22,6 +23,7 @@ from include.inventory.spark import DRIVER_JAVA_OPTIONS, WarehouseSparkSubmitOpe
 
 log = logging.getLogger(__name__)
 DEFAULT_PORT = 15002
+_CONNECT_MARKS = ("SPARK_CONNECT_MODE_ENABLED", "SPARK_REMOTE", "SPARK_LOCAL_REMOTE")
 
 
 class SparkConnectUnavailable(RuntimeError):
@@ -80,11 +82,19 @@ def build(plan, run_id: str, warehouse, url: str, conn_id: str = SPARK_CONNECT_C
         **plan.settings,
     )
     began = time.monotonic()
+    # PySpark marks the process as a Spark Connect client in its environment; a spark-submit started from it later
+    # (a fallback, or the next task of `dag.test()`) would inherit the mark and refuse to start a classic driver.
+    marks = {k: os.environ.get(k) for k in _CONNECT_MARKS}
     spark = SparkSession.builder.remote(url).getOrCreate()
     try:
         timings = build_analytics.run(spark, warehouse, params, log=log.info)
     finally:
         spark.stop()  # releases this run's server-side session; the server itself keeps running
+        for key, value in marks.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
     timings["session_s"] = round(time.monotonic() - began - timings["total_s"], 2)
     return timings
 
