@@ -88,11 +88,9 @@ class CycleSample:
 
 def last_publish(uri: str) -> tuple[str, datetime]:
     """(mode, published_at) of the newest publish in the warehouse at `uri`."""
-    from contextlib import closing
+    from include.inventory.warehouse import Warehouse
 
-    from include.inventory import db
-
-    with closing(db.connect(uri)) as conn, conn.cursor() as cur:
+    with Warehouse.from_uri(uri).connect() as conn, conn.cursor() as cur:
         cur.execute("SELECT mode, published_at FROM analytics.publish_log ORDER BY publish_id DESC LIMIT 1")
         return cur.fetchone()
 

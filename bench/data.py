@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from contextlib import closing
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -21,6 +20,7 @@ from psycopg2 import sql
 from include.inventory import alerts, db, schema, simulation
 from include.inventory.batches import BATCH_FACT_TABLES, delete_batch_rows
 from include.inventory.catalogue import SnapshotCatalogue, load_catalogue_records
+from include.inventory.warehouse import Warehouse
 
 # History ends here (00:00 UTC); the minute cycles run after it. Fixed, so the data (and the cache) are stable.
 END = datetime(2026, 6, 1, tzinfo=UTC)
@@ -64,39 +64,32 @@ FACT_TABLES = ("raw.product_sales", "raw.inventory", "raw.purchase_orders", "raw
 # ------------------------------------------------------------------------------------------------ databases
 
 
-def server_uri() -> str:
-    """postgresql://user@host:port of the configured warehouse server (AIRFLOW_CONN_WAREHOUSE_DB)."""
-    return db.libpq_dsn(db.warehouse_uri()).rsplit("/", 1)[0]
+def server() -> Warehouse:
+    """The configured warehouse server (AIRFLOW_CONN_WAREHOUSE_DB): each dataset is a database of its own on it."""
+    return Warehouse.from_env()
 
 
-def database_uri(server: str, name: str) -> str:
-    return f"{server}/{name}"
-
-
-def _admin(server: str, statement: sql.Composable, params=None) -> list[tuple]:
-    conn = psycopg2.connect(f"{server}/postgres", connect_timeout=10)
-    conn.autocommit = True
-    try:
+def _admin(server: Warehouse, statement: sql.Composable, params=None) -> list[tuple]:
+    with server.with_database("postgres").connect() as conn:
+        conn.autocommit = True
         with conn.cursor() as cur:
             cur.execute(statement, params)
             return cur.fetchall() if cur.description else []
-    finally:
-        conn.close()
 
 
-def database_exists(server: str, name: str) -> bool:
+def database_exists(server: Warehouse, name: str) -> bool:
     return bool(_admin(server, sql.SQL("SELECT 1 FROM pg_database WHERE datname = %s"), (name,)))
 
 
-def create_database(server: str, name: str) -> None:
+def create_database(server: Warehouse, name: str) -> None:
     _admin(server, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
-def drop_database(server: str, name: str) -> None:
+def drop_database(server: Warehouse, name: str) -> None:
     _admin(server, sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
-def bench_databases(server: str, prefix: str) -> list[str]:
+def bench_databases(server: Warehouse, prefix: str) -> list[str]:
     rows = _admin(server, sql.SQL("SELECT datname FROM pg_database WHERE datname LIKE %s"), (f"{prefix}\\_%",))
     return sorted(r[0] for r in rows)
 
@@ -107,12 +100,16 @@ def bench_databases(server: str, prefix: str) -> list[str]:
 @dataclass
 class Dataset:
     database: str
-    uri: str
+    warehouse: Warehouse
     scale: str
     days: int
     reused: bool
     seconds: float  # generation time (0 when reused)
     rows: dict[str, int]
+
+    @property
+    def uri(self) -> str:
+        return self.warehouse.uri
 
     def summary(self) -> str:
         rows = ", ".join(f"{t.split('.')[-1]} {n:,}" for t, n in self.rows.items())
@@ -124,9 +121,9 @@ def fingerprint(scale: Scale, days: int, seed: int) -> dict:
     return {**asdict(scale), "days": days, "seed": seed, "end": END.isoformat(), "shrinkage": SHRINKAGE}
 
 
-def _recorded(uri: str) -> dict | None:
+def _recorded(warehouse: Warehouse) -> dict | None:
     try:
-        with closing(db.connect(uri)) as conn, conn.cursor() as cur:
+        with warehouse.connect() as conn, conn.cursor() as cur:
             cur.execute("SELECT to_regclass('bench.dataset')")
             if cur.fetchone()[0] is None:
                 return None
@@ -155,23 +152,23 @@ def row_counts(conn) -> dict[str, int]:
 
 
 def ensure_dataset(
-    server: str, name: str, scale: Scale, days: int, seed: int = SEED, log: Callable[[str], None] = print
+    server: Warehouse, name: str, scale: Scale, days: int, seed: int = SEED, log: Callable[[str], None] = print
 ) -> Dataset:
     """The database `name` holding `days` days at `scale`: reused when it already does, generated otherwise."""
-    uri = database_uri(server, name)
+    warehouse = server.with_database(name)
     spec = fingerprint(scale, days, seed)
     if database_exists(server, name):
-        found = _recorded(uri)
+        found = _recorded(warehouse)
         if found is not None and found.pop("_day_batches") == days and found == spec:
-            with closing(db.connect(uri)) as conn:
+            with warehouse.connect() as conn:
                 schema.create(conn)  # a newer release's indexes and columns (IF NOT EXISTS): the data stays
-                return Dataset(name, uri, scale.name, days, True, 0.0, row_counts(conn))
+                return Dataset(name, warehouse, scale.name, days, True, 0.0, row_counts(conn))
         log(f"{name} holds another dataset (or an unfinished one): dropping it")
         drop_database(server, name)
     create_database(server, name)
     began = time.monotonic()
     config = scale.sim_config(seed)
-    with closing(db.connect(uri)) as conn:
+    with warehouse.connect() as conn:
         schema.create(conn)
         load_catalogue_records(
             conn, SnapshotCatalogue().fetch_products(), "snapshot", f"catalogue-bench-{scale.name}", scale.products
@@ -196,7 +193,7 @@ def ensure_dataset(
             cur.execute("CREATE SCHEMA IF NOT EXISTS bench")
             cur.execute("CREATE TABLE bench.dataset (spec jsonb NOT NULL, generated_at timestamptz DEFAULT now())")
             cur.execute("INSERT INTO bench.dataset (spec) VALUES (%s)", (json.dumps(spec),))
-        return Dataset(name, uri, scale.name, days, False, time.monotonic() - began, row_counts(conn))
+        return Dataset(name, warehouse, scale.name, days, False, time.monotonic() - began, row_counts(conn))
 
 
 def reset_after_history(conn) -> int:

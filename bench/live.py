@@ -26,12 +26,11 @@ import subprocess
 import sys
 import time
 import urllib.request
-from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench import cpu
-from include.inventory import db
+from include.inventory.warehouse import Warehouse
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -173,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(a.recover_minutes * 60)
         time.sleep(70)  # the last minute's publish
         end = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=1)
-        with closing(db.connect()) as conn:
+        with Warehouse.from_env().connect() as conn:
             lags = minute_lags(conn, quiet_from, end, began)
         results["minutes"] = lags
         quiet = [m["lag_s"] for m in lags if quiet_from <= datetime.fromisoformat(m["minute_end"]) <= quiet_to]

@@ -20,7 +20,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from psycopg2 import sql
 
 from bench import data, report
 from include.inventory import db
+from include.inventory.warehouse import Warehouse
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 SECTIONS = ("ingest", "publish", "cycle")
@@ -60,15 +60,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return a
 
 
-def configure_airflow(server: str, prefix: str, scale: data.Scale) -> Path:
+def configure_airflow(server: Warehouse, prefix: str, scale: data.Scale) -> Path:
     """Point Airflow at the bench's own metadata database and a private AIRFLOW_HOME, before Airflow is imported."""
     home = Path(tempfile.mkdtemp(prefix="bench-airflow-home-"))
     os.environ.update(
         {
             "AIRFLOW_HOME": str(home),
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "postgresql+psycopg2://"
-            + server.split("://", 1)[1]
-            + f"/{prefix}_airflow",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": server.with_database(f"{prefix}_airflow").sqlalchemy_url,
             "AIRFLOW__CORE__DAGS_FOLDER": str(Path(__file__).resolve().parents[1] / "dags"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
@@ -93,7 +91,7 @@ def set_warehouse(uri: str) -> None:
 # ------------------------------------------------------------------------------------------------ 1. ingest
 
 
-def ingest_section(server: str, prefix: str, scale: data.Scale, repeats: int) -> report.Section:
+def ingest_section(server: Warehouse, prefix: str, scale: data.Scale, repeats: int) -> report.Section:
     """Our loader (one COPY batch a day) vs the seed's (INSERT per row, SELECT per sale) on identical rows."""
     from bench.seed_pattern import insert_rows_one_by_one
     from include.inventory import schema, simulation
@@ -105,7 +103,7 @@ def ingest_section(server: str, prefix: str, scale: data.Scale, repeats: int) ->
     data.create_database(server, name)
     config = scale.sim_config()
     windows = simulation.day_windows(data.END, scale.ingest_days)
-    with closing(db.connect(data.database_uri(server, name))) as conn:
+    with server.with_database(name).connect() as conn:
         schema.create(conn)
         catalogue = SnapshotCatalogue().fetch_products()
         load_catalogue_records(conn, catalogue, "snapshot", "catalogue-bench", scale.products)
@@ -190,13 +188,14 @@ def publish_section(ds: data.Dataset, repeats: int, logs: Path) -> report.Sectio
     """Our Spark build + gate + publish vs the seed's Spark pattern vs PostgreSQL-native SQL, alternating."""
     from bench import pg_native, spark
     from include.inventory import analytics
+    from include.inventory.spark import driver_env
 
     seed_app = Path(__file__).resolve().with_name("seed_pattern.py")
-    env = spark.warehouse_env(ds.uri)
+    env = driver_env(ds.warehouse)
     ours, seed, native, diffs = [], [], [], []
     phases: dict[str, list[float]] = {k: [] for k in ("spark_submit", "app", "startup", "gate", "publish")}
     seed_app_s, native_tables, seed_rowcheck = [], {}, {}
-    with closing(db.connect(ds.uri)) as conn:
+    with ds.warehouse.connect() as conn:
         with db.transaction(conn) as cur:
             cur.execute("CREATE SCHEMA IF NOT EXISTS seed_pattern")
         for r in range(repeats):
@@ -318,7 +317,7 @@ def _row_counts_differ(conn, schema_name: str) -> dict[str, tuple[int, int]]:
 # ------------------------------------------------------------------------------------------------ 3 + 4. cycle
 
 
-def _migrate_airflow_db(server: str, prefix: str) -> None:
+def _migrate_airflow_db(server: Warehouse, prefix: str) -> None:
     name = f"{prefix}_airflow"
     if not data.database_exists(server, name):
         data.create_database(server, name)
@@ -335,8 +334,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _has_publish_at_end(uri: str) -> bool:
-    with closing(db.connect(uri)) as conn, conn.cursor() as cur:
+def _has_publish_at_end(warehouse: Warehouse) -> bool:
+    with warehouse.connect() as conn, conn.cursor() as cur:
         cur.execute("SELECT count(*) FROM analytics.publish_log WHERE as_of = %s", (data.END,))
         return cur.fetchone()[0] > 0
 
@@ -361,7 +360,7 @@ def _spark_connect(logs: Path):
 
 
 def cycle_section(
-    server: str, prefix: str, history: data.Dataset, day: data.Dataset, cycles: int, logs: Path
+    server: Warehouse, prefix: str, history: data.Dataset, day: data.Dataset, cycles: int, logs: Path
 ) -> tuple[report.Section, report.Section]:
     """The minute cycle through the real DAGs (dag.test): one minute ingested, then analytics through publish.
 
@@ -400,11 +399,11 @@ def cycle_section(
         try:
             for ds in sides.values():
                 set_warehouse(ds.uri)
-                with closing(db.connect(ds.uri)) as conn:
+                with ds.warehouse.connect() as conn:
                     removed = data.reset_after_history(conn)
                 if removed:
                     log(f"cycle: {ds.database}: removed {removed} minute batches of an earlier run")
-                if not _has_publish_at_end(ds.uri):
+                if not _has_publish_at_end(ds.warehouse):
                     log(f"cycle: {ds.database}: first publish as of the history's end (setup, not timed) ...")
                     cycle.run_analytics(data.END, full_refresh=True)
             log("cycle: the first minute of the day on each side (window mode), then the steady minutes")
@@ -526,7 +525,7 @@ def machine() -> str:
     mem = psutil.virtual_memory().total / 2**30
     load = os.getloadavg()
     java = subprocess.run(["java", "-version"], capture_output=True, text=True).stderr.splitlines()
-    with closing(db.connect(data.database_uri(data.server_uri(), "postgres"))) as conn, conn.cursor() as cur:
+    with data.server().with_database("postgres").connect() as conn, conn.cursor() as cur:
         cur.execute("SHOW server_version")
         pg = cur.fetchone()[0]
     return (
@@ -537,7 +536,7 @@ def machine() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     a = parse_args(argv)
-    server = data.server_uri()
+    server = data.server()
     if a.clean:
         for name in data.bench_databases(server, a.prefix):
             data.drop_database(server, name)

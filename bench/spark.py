@@ -2,19 +2,18 @@
 
 The `build_analytics` task of `build_inventory_analytics` is loaded from the DAG file, and its conf, jars, driver
 memory and name go through the Spark provider's hook, which builds the command line the task would run. The
-warehouse credentials reach the driver through its environment, as `include/inventory/spark.py` passes them.
+warehouse credentials reach the driver through its environment: `include.inventory.spark.driver_env`, which the
+DAG's operator uses too.
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from urllib.parse import urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DAG_FILE = PROJECT_ROOT / "dags" / "build_inventory_analytics.py"
@@ -59,18 +58,6 @@ def submit_command(application: Path, args: list[str], extra_conf: dict | None =
         application_args=args,
     )
     return hook._build_spark_submit_command(str(application))  # the command hook.submit() would run
-
-
-def warehouse_env(uri: str) -> dict[str, str]:
-    """What WarehouseSparkSubmitOperator adds to the driver's environment, for the database at `uri`."""
-    u = urlsplit(uri)
-    return {
-        "WAREHOUSE_JDBC_URL": f"jdbc:postgresql://{u.hostname or '127.0.0.1'}:{u.port or 5432}{u.path}",
-        "WAREHOUSE_DB_USER": u.username or "",
-        "WAREHOUSE_DB_PASSWORD": u.password or "",
-        "PYSPARK_PYTHON": sys.executable,
-        "PYSPARK_DRIVER_PYTHON": sys.executable,
-    }
 
 
 @dataclass

@@ -68,16 +68,14 @@ def build_inventory_analytics():
         """Decide as of when, with which settings, and how much this run recomputes (see the DAG's docs)."""
         import logging
 
-        from include.inventory import analytics, config, db
+        from include.inventory import analytics, config
+        from include.inventory.warehouse import Warehouse
 
         settings = {name: int(config.setting(var)) for name, var in analytics.PLAN_SETTINGS.items()}
         run_after = dag_run.logical_date or dag_run.run_after
-        conn = db.airflow_connection()
-        try:
+        with Warehouse.from_airflow().connect() as conn:
             plan = analytics.plan(conn, run_after, settings, full_refresh=bool(params.get("full_refresh")))
             lag = analytics.current_lag(conn)
-        finally:
-            conn.close()
         logging.getLogger(__name__).info("%s; settings %s; last publish %s", plan.summary(), settings, lag)
         return plan.to_xcom()
 
@@ -99,13 +97,11 @@ def build_inventory_analytics():
     def quality_gate(plan: dict, run_id=None) -> dict:
         import logging
 
-        from include.inventory import analytics, db
+        from include.inventory import analytics
+        from include.inventory.warehouse import Warehouse
 
-        conn = db.airflow_connection()
-        try:
+        with Warehouse.from_airflow().connect() as conn:
             counts = analytics.quality_gate(conn, run_id, analytics.plan_from_xcom(plan).settings)
-        finally:
-            conn.close()
         logging.getLogger(__name__).info("quality gate passed; rows staged: %s", counts)
         return counts
 
@@ -113,14 +109,12 @@ def build_inventory_analytics():
     def publish(plan: dict, run_id=None) -> dict:
         import logging
 
-        from include.inventory import analytics, db
+        from include.inventory import analytics
+        from include.inventory.warehouse import Warehouse
 
-        conn = db.airflow_connection()
-        try:
+        with Warehouse.from_airflow().connect() as conn:
             written = analytics.publish(conn, run_id, analytics.plan_from_xcom(plan))
             lag = analytics.current_lag(conn)
-        finally:
-            conn.close()
         changed = {t: c for t, c in written.items() if c["deleted"] or c["inserted"]}
         logging.getLogger(__name__).info("published %s; rows changed: %s", lag, changed or "none")
         return {"tables": written, "freshness": lag.as_dict()}

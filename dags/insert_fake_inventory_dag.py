@@ -53,16 +53,16 @@ def insert_fake_inventory_dag():
     def simulate_and_load(data_interval_start=None, data_interval_end=None) -> dict:
         """Simulate the run's minute, and the minutes skipped before it, each loaded as one batch."""
         import logging
-        from contextlib import closing
 
         from airflow.sdk.exceptions import AirflowFailException
 
-        from include.inventory import config, db, simulation
+        from include.inventory import config, simulation
         from include.inventory.ingest_tasks import prepare_catalogue_and_master_data, sim_config
+        from include.inventory.warehouse import Warehouse
 
         log = logging.getLogger(__name__)
         sim = sim_config()
-        with closing(db.airflow_connection()) as conn:
+        with Warehouse.from_airflow().connect() as conn:
             prepared = prepare_catalogue_and_master_data(conn, sim)
             if prepared:
                 log.info("fresh warehouse: %s", prepared)
@@ -90,13 +90,11 @@ def insert_fake_inventory_dag():
     @task
     def record_batch(loaded: dict) -> str:
         """Check each batch's audit row agrees with what was loaded, and report it."""
-        from contextlib import closing
-
-        from include.inventory import db
         from include.inventory.batches import audit_row
+        from include.inventory.warehouse import Warehouse
 
         lines = []
-        with closing(db.airflow_connection()) as conn:
+        with Warehouse.from_airflow().connect() as conn:
             for batch_id, row_counts in loaded["batches"].items():
                 row = audit_row(conn, batch_id)
                 if row is None or row["status"] != "success" or row["row_counts"] != row_counts:

@@ -38,28 +38,24 @@ def refresh_inventory_tables_dag():
     def clear_tables(params=None) -> None:
         from airflow.sdk.exceptions import AirflowFailException
 
-        from include.inventory import db, schema
+        from include.inventory import schema
+        from include.inventory.warehouse import Warehouse
 
         if params.get("confirm") is not True:
             raise AirflowFailException(
                 "Refusing to drop the warehouse schemas: trigger this DAG with the param confirm=true."
             )
-        conn = db.airflow_connection()
-        try:
+        with Warehouse.from_airflow().connect() as conn:
             schema.drop(conn)
-        finally:
-            conn.close()
         print(f"dropped schemas {', '.join(schema.SCHEMAS)}")
 
     @task
     def create_tables() -> list[str]:
-        from include.inventory import db, schema
+        from include.inventory import schema
+        from include.inventory.warehouse import Warehouse
 
-        conn = db.airflow_connection()
-        try:
+        with Warehouse.from_airflow().connect() as conn:
             files = schema.create(conn)
-        finally:
-            conn.close()
         print(f"applied {len(files)} DDL files: {', '.join(files)}")
         return files
 
@@ -67,13 +63,11 @@ def refresh_inventory_tables_dag():
     def verify_tables() -> int:
         from airflow.sdk.exceptions import AirflowFailException
 
-        from include.inventory import db, schema
+        from include.inventory import schema
+        from include.inventory.warehouse import Warehouse
 
-        conn = db.airflow_connection()
-        try:
+        with Warehouse.from_airflow().connect() as conn:
             result = schema.verify(conn)
-        finally:
-            conn.close()
         if not result.ok:
             raise AirflowFailException(f"schema verification failed: {result.problems()}")
         print(f"verified {result.checked_tables} tables in schemas {', '.join(schema.SCHEMAS)}")

@@ -56,11 +56,11 @@ from include.inventory.ingest_tasks import (
 def simulate_retail_history():
     @task(outlets=[RAW_LAYER])
     def simulate_history(params=None, logical_date=None) -> dict:
-        from include.inventory import db, simulation
+        from include.inventory import simulation
+        from include.inventory.warehouse import Warehouse
 
         windows = simulation.day_windows(logical_date, int(params["days"]))
-        conn = db.airflow_connection()
-        try:
+        with Warehouse.from_airflow().connect() as conn:
             simulation.check_no_overlap(conn, windows[0][0], windows[-1][1], timedelta(days=1))
 
             def progress(done, total, result):
@@ -68,8 +68,6 @@ def simulate_retail_history():
                     print(f"[{done}/{total}] {result.summary()}")
 
             results = simulation.run_windows(conn, sim_config(params["scale"], params["seed"]), windows, progress)
-        finally:
-            conn.close()
         totals: dict[str, int] = {}
         for r in results:
             for table, n in r.row_counts.items():

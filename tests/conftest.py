@@ -21,46 +21,36 @@ from psycopg2 import sql
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 _SESSION_DBS: list[str] = []
-_SERVER_URI: str | None = None
+_SERVER = None  # the configured server (a Warehouse): this session's databases are created on it
 
 
-def _server_uri() -> str:
-    from include.inventory.db import libpq_dsn, warehouse_uri
-
-    uri = libpq_dsn(warehouse_uri())
-    return uri.rsplit("/", 1)[0]
-
-
-def _admin(server: str, statement: sql.Composable) -> None:
-    conn = psycopg2.connect(f"{server}/postgres", connect_timeout=10)
-    conn.autocommit = True
-    try:
+def _admin(server, statement: sql.Composable) -> None:
+    with server.with_database("postgres").connect("inventory-tests") as conn:
+        conn.autocommit = True
         with conn.cursor() as cur:
             cur.execute(statement)
-    finally:
-        conn.close()
 
 
 def pytest_configure(config):
     """Runs before any test module imports Airflow: the env vars decide which databases Airflow uses."""
-    global _SERVER_URI
+    global _SERVER
     sys.path.insert(0, str(PROJECT_ROOT))
-    _SERVER_URI = _server_uri()
+    from include.inventory.warehouse import Warehouse
+
+    _SERVER = Warehouse.from_env()
     tag = uuid.uuid4().hex[:8]
     warehouse, metadata = f"test_inventory_{tag}", f"test_airflow_{tag}"
     try:
         for name in (warehouse, metadata):
-            _admin(_SERVER_URI, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            _admin(_SERVER, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
             _SESSION_DBS.append(name)
     except psycopg2.OperationalError as exc:
         raise pytest.UsageError(
-            f"cannot reach PostgreSQL at {_SERVER_URI} ({exc}). Run the suite with `make test`, which starts the "
+            f"cannot reach PostgreSQL at {_SERVER} ({exc}). Run the suite with `make test`, which starts the "
             "project-local cluster, or set AIRFLOW_CONN_WAREHOUSE_DB to a server you can create databases on."
         ) from exc
-    os.environ["AIRFLOW_CONN_WAREHOUSE_DB"] = f"{_SERVER_URI}/{warehouse}"
-    os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = (
-        f"postgresql+psycopg2://{_SERVER_URI.split('://', 1)[1]}/{metadata}"
-    )
+    os.environ["AIRFLOW_CONN_WAREHOUSE_DB"] = _SERVER.with_database(warehouse).uri
+    os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = _SERVER.with_database(metadata).sqlalchemy_url
     home = Path(tempfile.mkdtemp(prefix="airflow-home-"))
     os.environ["AIRFLOW_HOME"] = str(home)
     os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(PROJECT_ROOT / "dags")
@@ -99,7 +89,7 @@ def pytest_unconfigure(config):
     except Exception:  # noqa: BLE001 - best effort before dropping the database
         pass
     for name in _SESSION_DBS:
-        _admin(_SERVER_URI, sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        _admin(_SERVER, sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 @pytest.fixture(scope="session")
@@ -107,14 +97,19 @@ def warehouse_uri() -> str:
     return os.environ["AIRFLOW_CONN_WAREHOUSE_DB"]
 
 
-@pytest.fixture
-def conn(warehouse_uri):
-    """A connection to this session's warehouse database."""
-    from include.inventory import db
+@pytest.fixture(scope="session")
+def warehouse_db(warehouse_uri):
+    """This session's warehouse database as the pipeline sees it (include.inventory.warehouse.Warehouse)."""
+    from include.inventory.warehouse import Warehouse
 
-    connection = db.connect(warehouse_uri)
-    yield connection
-    connection.close()
+    return Warehouse.from_uri(warehouse_uri)
+
+
+@pytest.fixture
+def conn(warehouse_db):
+    """A connection to this session's warehouse database."""
+    with warehouse_db.connect("inventory-tests") as connection:
+        yield connection
 
 
 @pytest.fixture

@@ -27,6 +27,7 @@ import re
 import smtplib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -771,8 +772,8 @@ def notify_failure(context: Mapping[str, Any]) -> None:
     The warehouse may be why the task failed: when it cannot be reached the email is sent directly, unrecorded.
     A callback must not raise, so every error is logged instead.
     """
-    from include.inventory import db
     from include.inventory.config import setting
+    from include.inventory.warehouse import Warehouse
 
     try:
         recipient = validate_address(setting("oncall_email"))
@@ -781,24 +782,23 @@ def notify_failure(context: Mapping[str, Any]) -> None:
     except Exception:  # noqa: BLE001 - see the docstring
         logger.exception("cannot build the failure notification")
         return
-    try:
-        conn = db.airflow_connection()
-    except Exception as exc:  # noqa: BLE001 - see the docstring
-        logger.warning("warehouse unreachable (%s): sending the failure notification without the outbox", exc)
+    with ExitStack() as stack:
         try:
-            send(failure_message(context, recipient, sender))
+            conn = stack.enter_context(Warehouse.from_airflow().connect())
+        except Exception as exc:  # noqa: BLE001 - see the docstring
+            logger.warning("warehouse unreachable (%s): sending the failure notification without the outbox", exc)
+            try:
+                send(failure_message(context, recipient, sender))
+            except Exception:  # noqa: BLE001 - see the docstring
+                logger.exception("failure notification not sent")
+            return
+        try:
+            alert_id = enqueue_failure(conn, context, recipient, sender)
+            report = deliver_pending(conn, send, alert_ids=[alert_id])
+            if not report["sent"]:
+                logger.warning("failure notification %s queued, not sent yet: %s", alert_id, report["errors"])
         except Exception:  # noqa: BLE001 - see the docstring
-            logger.exception("failure notification not sent")
-        return
-    try:
-        alert_id = enqueue_failure(conn, context, recipient, sender)
-        report = deliver_pending(conn, send, alert_ids=[alert_id])
-        if not report["sent"]:
-            logger.warning("failure notification %s queued, not sent yet: %s", alert_id, report["errors"])
-    except Exception:  # noqa: BLE001 - see the docstring
-        logger.exception("failure notification not recorded or not sent")
-    finally:
-        conn.close()
+            logger.exception("failure notification not recorded or not sent")
 
 
 # ------------------------------------------------------------------------------------------------ one run
@@ -858,11 +858,10 @@ def run_alerts(
 def run_alerts_from_airflow(as_of: datetime, threshold: int) -> dict[str, Any]:
     """`run_alerts` inside a task: the warehouse, SMTP connection and Variables from Airflow; the low-stock
     threshold is the run's (resolved once by the analytics plan)."""
-    from include.inventory import db
     from include.inventory.config import setting
+    from include.inventory.warehouse import Warehouse
 
-    conn = db.airflow_connection()
-    try:
+    with Warehouse.from_airflow().connect() as conn:
         return run_alerts(
             conn,
             as_of,
@@ -873,5 +872,3 @@ def run_alerts_from_airflow(as_of: datetime, threshold: int) -> dict[str, Any]:
             tolerance_units=int(setting("discrepancy_tolerance_units")),
             tolerance_value=Decimal(setting("discrepancy_tolerance_value")),
         )
-    finally:
-        conn.close()

@@ -11,14 +11,14 @@ import os
 import subprocess
 import sys
 import time
-from contextlib import closing
 from pathlib import Path
 
 from psycopg2 import sql
 
-from include.inventory import db, schema
+from include.inventory import schema
 from include.inventory.batches import table_identifier
 from include.inventory.mailsink import start_for_smtp_default
+from include.inventory.warehouse import Warehouse
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 LOG_DIR = PROJECT_ROOT / ".local" / "logs"
@@ -122,6 +122,7 @@ def main() -> int:
         print(f"cannot start the local SMTP sink ({exc}); set MAIL_SINK_PORT to a free port", file=sys.stderr)
         return 1
     days = int(os.environ.get("DEMO_DAYS", "90"))
+    warehouse = Warehouse.from_env()
     began = time.monotonic()
     try:
         t = _step(1, total, "Migrating Airflow's metadata database")
@@ -130,7 +131,7 @@ def main() -> int:
 
         t = _step(2, total, "Running refresh_inventory_tables_dag (drop + create + verify the warehouse schema)")
         run_dag("refresh_inventory_tables_dag", {"confirm": True})
-        with closing(db.connect()) as conn:
+        with warehouse.connect() as conn:
             result = schema.verify(conn)
         if not result.ok:
             raise StepFailed(f"schema verification failed: {result.problems()}")
@@ -141,7 +142,7 @@ def main() -> int:
 
         t = _step(3, total, f"Running simulate_retail_history: {days} days of simulated retail activity")
         run_dag("simulate_retail_history", {"days": days})
-        with closing(db.connect()) as conn:
+        with warehouse.connect() as conn:
             counts, source = table_counts(conn), catalogue_source(conn)
         print(f"      done in {time.monotonic() - t:.1f}s; product catalogue from the {source}")
         for table, n in counts.items():
@@ -149,7 +150,7 @@ def main() -> int:
 
         t = _step(4, total, "Running build_inventory_analytics: Spark builds the analytics tables, gate, publish")
         run_dag("build_inventory_analytics", {"full_refresh": True})
-        with closing(db.connect()) as conn:
+        with warehouse.connect() as conn:
             headline, sent = headline_kpis(conn), alert_summary(conn)
         print(f"      done in {time.monotonic() - t:.1f}s; as of {headline.pop('as of')}")
         for name, value in headline.items():
@@ -165,7 +166,7 @@ def main() -> int:
         if sink:
             sink.stop()
 
-    print(f"\nDemo finished in {time.monotonic() - began:.0f}s. Warehouse: {db.warehouse_uri()}")
+    print(f"\nDemo finished in {time.monotonic() - began:.0f}s. Warehouse: {warehouse}")
     print("  Schema verified: every table, column and primary key in include/inventory/schema.py exists.")
     print(f"  Raw layer: {days} days of history, one audited batch a day (raw.ingest_batches).")
     print("  Analytics: every table in the analytics schema published (what Power BI reads); see docs/metrics.md.")

@@ -6,8 +6,6 @@ the plain functions in catalogue.py and simulation.py, which tests call directly
 
 from __future__ import annotations
 
-from contextlib import closing
-
 from airflow.sdk import Asset, task
 
 from include.inventory import config
@@ -74,12 +72,12 @@ def fetch_catalogue_if_due() -> dict:
 
     from airflow.sdk.exceptions import AirflowSkipException
 
-    from include.inventory import db
     from include.inventory.catalogue import last_refresh
+    from include.inventory.warehouse import Warehouse
 
     minutes = int(config.setting("catalogue_refresh_minutes"))
     if minutes > 0:
-        with closing(db.airflow_connection()) as conn:
+        with Warehouse.from_airflow().connect() as conn:
             last = last_refresh(conn)
         if last is not None and datetime.now(UTC) - last < timedelta(minutes=minutes):
             due = last + timedelta(minutes=minutes)
@@ -93,17 +91,14 @@ def fetch_catalogue_if_due() -> dict:
 @task
 def upsert_products(payload: dict, data_interval_start=None, params=None) -> str:
     """Validate and map the records, quarantine the bad ones, upsert the rest (one batch)."""
-    from include.inventory import db
     from include.inventory.catalogue import load_catalogue_records
+    from include.inventory.warehouse import Warehouse
 
     batch_id = f"catalogue-{data_interval_start:%Y%m%dT%H%M%SZ}"
-    conn = db.airflow_connection()
-    try:
+    with Warehouse.from_airflow().connect() as conn:
         result = load_catalogue_records(
             conn, payload["products"], payload["source"], batch_id, _product_count((params or {}).get("scale"))
         )
-    finally:
-        conn.close()
     return result.summary()
 
 
@@ -140,10 +135,10 @@ def prepare_master_data(conn, sim) -> str:
 @task(trigger_rule="none_failed")  # runs when the catalogue refresh was skipped as not due
 def ensure_master_data(params=None) -> str:
     """Locations, warehouses, suppliers and product-supplier links: created once, extended when scaled up."""
-    from include.inventory import db
+    from include.inventory.warehouse import Warehouse
 
     params = params or {}
-    with closing(db.airflow_connection()) as conn:
+    with Warehouse.from_airflow().connect() as conn:
         summary = prepare_master_data(conn, sim_config(params.get("scale"), params.get("seed")))
     print(summary)
     return summary

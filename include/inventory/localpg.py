@@ -27,8 +27,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg2
 from psycopg2 import sql
+
+from include.inventory.warehouse import Warehouse
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATA_DIR = PROJECT_ROOT / ".local" / "pg"
@@ -184,17 +185,14 @@ class Cluster:
 
     def create_databases(self, names=DATABASES) -> list[str]:
         created = []
-        conn = psycopg2.connect(self.url("postgres"), connect_timeout=10)
-        conn.autocommit = True
-        try:
+        with Warehouse.from_uri(self.url("postgres")).connect() as conn:
+            conn.autocommit = True
             with conn.cursor() as cur:
                 for name in names:
                     cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
                     if cur.fetchone() is None:
                         cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
                         created.append(name)
-        finally:
-            conn.close()
         return created
 
 

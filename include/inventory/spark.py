@@ -23,9 +23,20 @@ from pathlib import Path
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 from airflow.sdk import BaseHook
 
-from include.inventory.config import WAREHOUSE_CONN_ID, setting
+from include.inventory.config import setting
+from include.inventory.warehouse import Warehouse
 
 DRIVER_JAVA_OPTIONS = "spark.driver.extraJavaOptions"
+
+
+def driver_env(warehouse: Warehouse) -> dict[str, str]:
+    """What the Spark driver needs in its environment: the warehouse's JDBC settings and this interpreter."""
+    return {
+        **warehouse.jdbc_env(),
+        # The driver runs the same interpreter as the worker (pyspark and the job's imports are there).
+        "PYSPARK_PYTHON": sys.executable,
+        "PYSPARK_DRIVER_PYTHON": sys.executable,
+    }
 
 
 def cds_archive(cache_dir: Path) -> Path | None:
@@ -70,16 +81,7 @@ class WarehouseSparkSubmitOperator(SparkSubmitOperator):
         return (mode or "client") == "client"
 
     def execute(self, context):
-        c = BaseHook.get_connection(WAREHOUSE_CONN_ID)
-        self.env_vars = {
-            **(self.env_vars or {}),
-            "WAREHOUSE_JDBC_URL": f"jdbc:postgresql://{c.host or '127.0.0.1'}:{c.port or 5432}/{c.schema}",
-            "WAREHOUSE_DB_USER": c.login or "",
-            "WAREHOUSE_DB_PASSWORD": c.password or "",
-            # The driver runs the same interpreter as the worker (pyspark and the job's imports are there).
-            "PYSPARK_PYTHON": sys.executable,
-            "PYSPARK_DRIVER_PYTHON": sys.executable,
-        }
+        self.env_vars = {**(self.env_vars or {}), **driver_env(Warehouse.from_airflow())}
         directory = cds_dir() if self._driver_is_local() else None
         archive = cds_archive(directory) if directory else None
         options, dump = with_cds((self.conf or {}).get(DRIVER_JAVA_OPTIONS, ""), archive)

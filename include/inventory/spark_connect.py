@@ -149,12 +149,8 @@ class AnalyticsBuildOperator(WarehouseSparkSubmitOperator):
 
 def _jdbc_warehouse():
     """spark_jobs.jobio.Warehouse from the Airflow connection warehouse_db (inside a task)."""
-    from airflow.sdk import BaseHook
+    from include.inventory.warehouse import Warehouse
+    from spark_jobs import jobio
 
-    from include.inventory.config import WAREHOUSE_CONN_ID
-    from spark_jobs.jobio import Warehouse
-
-    c = BaseHook.get_connection(WAREHOUSE_CONN_ID)
-    return Warehouse(
-        f"jdbc:postgresql://{c.host or '127.0.0.1'}:{c.port or 5432}/{c.schema}", c.login or "", c.password or ""
-    )
+    warehouse = Warehouse.from_airflow()
+    return jobio.Warehouse(warehouse.jdbc_url, warehouse.user, warehouse.password)

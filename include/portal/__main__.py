@@ -20,10 +20,10 @@ from include.portal.accounts import ROLES
 def ensure_schema(database_url: str) -> bool:
     """Apply the warehouse DDL (sql/ddl, idempotent: IF NOT EXISTS throughout) when the portal's tables are missing,
     e.g. on a database created before the portal existed. Returns whether it did."""
-    from include.inventory import db, schema
+    from include.inventory import schema
+    from include.inventory.warehouse import Warehouse
 
-    conn = db.connect(database_url)
-    try:
+    with Warehouse.from_uri(database_url).connect("inventory-portal") as conn:
         with conn.cursor() as cur:
             cur.execute("SELECT to_regclass('portal.accounts') IS NULL")
             (missing,) = cur.fetchone()
@@ -32,8 +32,6 @@ def ensure_schema(database_url: str) -> bool:
             schema.create(conn)
             print("the portal's tables were missing: applied sql/ddl (creates what is missing, changes nothing else)")
         return missing
-    finally:
-        conn.close()
 
 
 def main(argv: list[str] | None = None) -> int:

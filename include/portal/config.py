@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from include.inventory.config import SETTINGS
-from include.inventory.db import warehouse_uri
+from include.inventory.warehouse import Warehouse
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 LOCAL_SECRET_FILE = PROJECT_ROOT / ".local" / "portal" / "secret_key"
@@ -84,7 +84,7 @@ def settings_from_env(
     env = os.environ if environ is None else environ
     period = env.get("AIRFLOW_VAR_KPI_PERIOD_DAYS", SETTINGS["kpi_period_days"].default)
     return PortalSettings(
-        database_url=env.get("PORTAL_DATABASE_URL") or env.get("AIRFLOW_CONN_WAREHOUSE_DB") or warehouse_uri(),
+        database_url=env.get("PORTAL_DATABASE_URL") or Warehouse.from_env(env).uri,
         secret_key=env.get("PORTAL_SECRET_KEY") or local_secret_key(secret_file),
         host=env.get("PORTAL_HOST", "127.0.0.1"),
         port=int(env.get("PORTAL_PORT", "8090")),

@@ -15,12 +15,12 @@ from psycopg2 import sql
 from psycopg2.extensions import cursor as PgCursor
 from psycopg2.pool import ThreadedConnectionPool
 
-from include.inventory.db import libpq_dsn
+from include.inventory.warehouse import Warehouse
 
 
 class Database:
     def __init__(self, url: str, size: int = 4, acquire_timeout: float = 30.0):
-        self._dsn = libpq_dsn(url)
+        self._connect_kwargs = Warehouse.from_uri(url).connect_kwargs(application_name="inventory-portal")
         self._size = size
         self._timeout = acquire_timeout
         self._slots = threading.BoundedSemaphore(size)
@@ -30,9 +30,7 @@ class Database:
     def _get_pool(self) -> ThreadedConnectionPool:
         with self._lock:  # opened on first use: creating the app connects to nothing
             if self._pool is None:
-                self._pool = ThreadedConnectionPool(
-                    0, self._size, dsn=self._dsn, connect_timeout=10, application_name="inventory-portal"
-                )
+                self._pool = ThreadedConnectionPool(0, self._size, **self._connect_kwargs)
             return self._pool
 
     @contextmanager

@@ -36,19 +36,18 @@ def query(conn, text: str, params=()) -> list[tuple]:
 
 
 @pytest.fixture(scope="module")
-def pipeline(airflow_db, warehouse_uri, spark_connect_server):
+def pipeline(airflow_db, warehouse_db, spark_connect_server):
     """60 days of history for 30 products x 3 warehouses, then one published analytics run."""
-    from include.inventory import db, schema
+    from include.inventory import schema
 
-    conn = db.connect(warehouse_uri)
-    schema.drop(conn)
-    schema.create(conn)
-    load_catalogue_records(conn, SnapshotCatalogue().fetch_products(), "snapshot", "catalogue-analytics", 30)
-    sim.ensure_master_data(conn, CONFIG)
-    sim.run_windows(conn, CONFIG, sim.day_windows(END, 60))
-    run_analytics(END + timedelta(hours=1))
-    yield conn
-    conn.close()
+    with warehouse_db.connect() as conn:
+        schema.drop(conn)
+        schema.create(conn)
+        load_catalogue_records(conn, SnapshotCatalogue().fetch_products(), "snapshot", "catalogue-analytics", 30)
+        sim.ensure_master_data(conn, CONFIG)
+        sim.run_windows(conn, CONFIG, sim.day_windows(END, 60))
+        run_analytics(END + timedelta(hours=1))
+        yield conn
 
 
 def test_discrepancies_are_exactly_the_injected_shrinkage(pipeline):
@@ -122,15 +121,14 @@ def test_incremental_equals_full_rebuild(pipeline):
     assert published(pipeline) == incremental
 
 
-def test_readers_never_see_a_missing_or_empty_table(pipeline, warehouse_uri):
+def test_readers_never_see_a_missing_or_empty_table(pipeline, warehouse_db):
     run_id = query(pipeline, "SELECT DISTINCT run_id FROM staging.publish_manifest")[0][0]
     plan = analytics.plan(pipeline, END + timedelta(days=30), analytics.default_settings(), full_refresh=True)
     errors, seen, stop = [], [], threading.Event()
 
     def reader():
-        conn = psycopg2.connect(warehouse_uri.replace("postgresql+psycopg2://", "postgresql://"))
-        conn.autocommit = True
-        try:
+        with warehouse_db.connect() as conn:
+            conn.autocommit = True
             while not stop.is_set():
                 try:
                     with conn.cursor() as cur:
@@ -141,8 +139,6 @@ def test_readers_never_see_a_missing_or_empty_table(pipeline, warehouse_uri):
                     seen.append((a, b))
                 except psycopg2.Error as exc:
                     errors.append(repr(exc))
-        finally:
-            conn.close()
 
     threads = [threading.Thread(target=reader) for _ in range(2)]
     for t in threads:

@@ -180,7 +180,7 @@ def waits_on_a_lock(observer, pid: int, timeout: float = 20.0) -> bool:
     return False
 
 
-def test_ddl_is_idempotent_and_tolerates_a_concurrent_creation(fresh_schema, warehouse_uri):
+def test_ddl_is_idempotent_and_tolerates_a_concurrent_creation(fresh_schema, warehouse_db):
     """Two sessions create the (cluster-wide) role at once; both succeed, and re-runs change nothing.
 
     A private role name stands in for bi_reader, so the race can be staged without touching the shared role
@@ -188,40 +188,39 @@ def test_ddl_is_idempotent_and_tolerates_a_concurrent_creation(fresh_schema, war
     CREATE ROLE then waits on A's row and, once A commits, fails with a unique violation the DDL absorbs.
     """
     role = f"bi_reader_t{uuid.uuid4().hex[:8]}"
-    other = db.connect(warehouse_uri)
     errors: list[BaseException] = []
     try:
-        with fresh_schema.cursor() as cur:
-            cur.execute(db.load_sql(DDL).replace("bi_reader", role))  # A: created, not committed
+        with warehouse_db.connect() as other:
+            with fresh_schema.cursor() as cur:
+                cur.execute(db.load_sql(DDL).replace("bi_reader", role))  # A: created, not committed
 
-        def session_b():
-            try:
-                apply_bi_ddl(other, role)
-            except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
-                errors.append(exc)
+            def session_b():
+                try:
+                    apply_bi_ddl(other, role)
+                except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+                    errors.append(exc)
 
-        b = threading.Thread(target=session_b)
-        b.start()
-        assert waits_on_a_lock(fresh_schema, other.get_backend_pid()), "B should wait for A's uncommitted role"
-        fresh_schema.commit()
-        b.join(timeout=20)
-        assert not b.is_alive() and errors == []
+            b = threading.Thread(target=session_b)
+            b.start()
+            assert waits_on_a_lock(fresh_schema, other.get_backend_pid()), "B should wait for A's uncommitted role"
+            fresh_schema.commit()
+            b.join(timeout=20)
+            assert not b.is_alive() and errors == []
 
-        for _ in range(3):
+            for _ in range(3):
+                apply_bi_ddl(fresh_schema, role)
+            with fresh_schema.cursor() as cur:
+                cur.execute("SELECT rolcanlogin FROM pg_roles WHERE rolname = %s", (role,))
+                assert cur.fetchall() == [(False,)]  # NOLOGIN by default
+                # A deployment lets it log in; the DDL must leave that alone.
+                cur.execute(sql.SQL("ALTER ROLE {} LOGIN").format(sql.Identifier(role)))
+            fresh_schema.commit()
             apply_bi_ddl(fresh_schema, role)
-        with fresh_schema.cursor() as cur:
-            cur.execute("SELECT rolcanlogin FROM pg_roles WHERE rolname = %s", (role,))
-            assert cur.fetchall() == [(False,)]  # NOLOGIN by default
-            # A deployment lets it log in; the DDL must leave that alone.
-            cur.execute(sql.SQL("ALTER ROLE {} LOGIN").format(sql.Identifier(role)))
-        fresh_schema.commit()
-        apply_bi_ddl(fresh_schema, role)
-        with fresh_schema.cursor() as cur:
-            cur.execute("SELECT rolcanlogin FROM pg_roles WHERE rolname = %s", (role,))
-            assert cur.fetchall() == [(True,)]
-        fresh_schema.rollback()
+            with fresh_schema.cursor() as cur:
+                cur.execute("SELECT rolcanlogin FROM pg_roles WHERE rolname = %s", (role,))
+                assert cur.fetchall() == [(True,)]
+            fresh_schema.rollback()
     finally:
-        other.close()
         fresh_schema.rollback()
         fresh_schema.autocommit = True
         with fresh_schema.cursor() as cur:
@@ -233,7 +232,7 @@ def test_ddl_is_idempotent_and_tolerates_a_concurrent_creation(fresh_schema, war
         fresh_schema.autocommit = False
 
 
-def test_a_plain_database_owner_applies_the_ddl(fresh_schema, warehouse_uri):
+def test_a_plain_database_owner_applies_the_ddl(fresh_schema, warehouse_db):
     """The deployment path (docker/postgres-init.sh): the pipeline logs in as the owner of its database, with no
     CREATEROLE, and bi_reader already exists. Every DDL file must apply as that owner, and the tables it then
     creates in analytics must be readable by bi_reader through the default privilege alone.
@@ -245,31 +244,31 @@ def test_a_plain_database_owner_applies_the_ddl(fresh_schema, warehouse_uri):
 
     tag = uuid.uuid4().hex[:8]
     owner, dbname = f"inventory_owner_t{tag}", f"test_bi_owner_{tag}"
-    server = warehouse_uri.rsplit("/", 1)[0]
-    admin = db.connect(f"{server}/postgres")
-    admin.autocommit = True
-    conn = None
-    try:
-        with admin.cursor() as cur:
-            cur.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(owner)))
-            cur.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(dbname), sql.Identifier(owner)))
-        conn = db.connect(f"{server}/{dbname}")
-        with conn.cursor() as cur:
-            cur.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(owner)))
-            cur.execute("SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = current_user")
-            assert cur.fetchone() == (False,)
-        conn.commit()
-        schema.create(conn)  # as the owner; bi_reader exists (fresh_schema created it)
-        schema.create(conn)  # and again, as every refresh does
-        assert schema.verify(conn).ok
-        run(conn, "CREATE TABLE analytics.sales_daily (units bigint); INSERT INTO analytics.sales_daily VALUES (7)")
-        assert as_role(conn, "SELECT units FROM analytics.sales_daily") == [(7,)]
-        with pytest.raises(psycopg2.errors.InsufficientPrivilege):
-            as_role(conn, "SELECT count(*) FROM raw.products")
-    finally:
-        if conn is not None:
-            conn.close()
-        with admin.cursor() as cur:
-            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
-            cur.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(owner)))
-        admin.close()
+    with warehouse_db.with_database("postgres").connect() as admin:
+        admin.autocommit = True
+        try:
+            with admin.cursor() as cur:
+                cur.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(owner)))
+                cur.execute(
+                    sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(dbname), sql.Identifier(owner))
+                )
+            with warehouse_db.with_database(dbname).connect() as conn:
+                with conn.cursor() as cur:
+                    cur.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(owner)))
+                    cur.execute("SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = current_user")
+                    assert cur.fetchone() == (False,)
+                conn.commit()
+                schema.create(conn)  # as the owner; bi_reader exists (fresh_schema created it)
+                schema.create(conn)  # and again, as every refresh does
+                assert schema.verify(conn).ok
+                run(
+                    conn,
+                    "CREATE TABLE analytics.sales_daily (units bigint); INSERT INTO analytics.sales_daily VALUES (7)",
+                )
+                assert as_role(conn, "SELECT units FROM analytics.sales_daily") == [(7,)]
+                with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+                    as_role(conn, "SELECT count(*) FROM raw.products")
+        finally:
+            with admin.cursor() as cur:
+                cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
+                cur.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(owner)))

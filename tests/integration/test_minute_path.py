@@ -47,19 +47,18 @@ def minute(conn, start: datetime) -> None:
 
 
 @pytest.fixture(scope="module")
-def history(airflow_db, warehouse_uri, spark_connect_server):
-    from include.inventory import db, schema
+def history(airflow_db, warehouse_db, spark_connect_server):
+    from include.inventory import schema
 
-    conn = db.connect(warehouse_uri)
-    schema.drop(conn)
-    schema.create(conn)
-    load_catalogue_records(conn, SnapshotCatalogue().fetch_products(), "snapshot", "catalogue-minutes", 40)
-    sim.ensure_master_data(conn, CONFIG)
-    sim.run_windows(conn, CONFIG, sim.day_windows(END, 3))
-    run_analytics(END + timedelta(minutes=1), full_refresh=True)
-    assert last_publish(conn)["mode"] == "full"
-    yield conn
-    conn.close()
+    with warehouse_db.connect() as conn:
+        schema.drop(conn)
+        schema.create(conn)
+        load_catalogue_records(conn, SnapshotCatalogue().fetch_products(), "snapshot", "catalogue-minutes", 40)
+        sim.ensure_master_data(conn, CONFIG)
+        sim.run_windows(conn, CONFIG, sim.day_windows(END, 3))
+        run_analytics(END + timedelta(minutes=1), full_refresh=True)
+        assert last_publish(conn)["mode"] == "full"
+        yield conn
 
 
 def test_a_minute_publishes_only_the_pairs_it_touched(history):

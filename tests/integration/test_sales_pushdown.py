@@ -63,32 +63,32 @@ def read(spark, conn, statement: str, schema_name: str, params: dict):
 
 
 @pytest.fixture(scope="module")
-def loaded(warehouse_uri):
-    conn = db.connect(warehouse_uri)
-    schema.drop(conn)
-    schema.create(conn)
-    load_catalogue_records(conn, SnapshotCatalogue().fetch_products(), "snapshot", "catalogue-pushdown", 6)
-    sim.ensure_master_data(conn, CONFIG)
-    sim.run_windows(conn, CONFIG, sim.day_windows(END, DAYS))
-    # Lines exactly on each boundary a transform filters on, for both runs below, and just either side of them
-    # on the same day (a sum that wrongly merged the two sides would then differ).
-    boundaries = []
-    for as_of in (END, AS_OF_INCREMENTAL):
-        window_start = as_of - timedelta(days=DEMAND_DAYS)
-        boundaries += [as_of, as_of - timedelta(seconds=1), window_start, window_start + timedelta(microseconds=1)]
-    midnight = END - timedelta(days=2)
-    boundaries += [midnight, midnight - timedelta(microseconds=1)]
-    with db.transaction(conn) as cur:
-        cur.execute("SELECT product_id, warehouse_id, batch_id FROM raw.product_sales LIMIT 1")
-        product_id, warehouse_id, batch_id = cur.fetchone()
-        for i, moment in enumerate(boundaries):
-            cur.execute(
-                "INSERT INTO raw.product_sales (product_id, warehouse_id, units_sold, unit_price, sale_date, batch_id) "
-                "VALUES (%s, %s, %s, 1.25, %s, %s), (%s, %s, %s, 1.75, %s, %s)",
-                (product_id, warehouse_id, i + 1, moment, batch_id) * 2,
-            )
-    yield conn
-    conn.close()
+def loaded(warehouse_db):
+    with warehouse_db.connect() as conn:
+        schema.drop(conn)
+        schema.create(conn)
+        load_catalogue_records(conn, SnapshotCatalogue().fetch_products(), "snapshot", "catalogue-pushdown", 6)
+        sim.ensure_master_data(conn, CONFIG)
+        sim.run_windows(conn, CONFIG, sim.day_windows(END, DAYS))
+        # Lines exactly on each boundary a transform filters on, for both runs below, and just either side of them
+        # on the same day (a sum that wrongly merged the two sides would then differ).
+        boundaries = []
+        for as_of in (END, AS_OF_INCREMENTAL):
+            window_start = as_of - timedelta(days=DEMAND_DAYS)
+            boundaries += [as_of, as_of - timedelta(seconds=1), window_start, window_start + timedelta(microseconds=1)]
+        midnight = END - timedelta(days=2)
+        boundaries += [midnight, midnight - timedelta(microseconds=1)]
+        with db.transaction(conn) as cur:
+            cur.execute("SELECT product_id, warehouse_id, batch_id FROM raw.product_sales LIMIT 1")
+            product_id, warehouse_id, batch_id = cur.fetchone()
+            for i, moment in enumerate(boundaries):
+                cur.execute(
+                    "INSERT INTO raw.product_sales "
+                    "(product_id, warehouse_id, units_sold, unit_price, sale_date, batch_id) "
+                    "VALUES (%s, %s, %s, 1.25, %s, %s), (%s, %s, %s, 1.75, %s, %s)",
+                    (product_id, warehouse_id, i + 1, moment, batch_id) * 2,
+                )
+        yield conn
 
 
 @pytest.mark.parametrize(

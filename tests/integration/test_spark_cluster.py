@@ -148,18 +148,17 @@ def spark_cluster(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def history(airflow_db, warehouse_uri):
+def history(airflow_db, warehouse_db):
     """DAYS days of history for PRODUCTS products x 3 warehouses (fixed seed)."""
-    from include.inventory import db, schema
+    from include.inventory import schema
 
-    conn = db.connect(warehouse_uri)
-    schema.drop(conn)
-    schema.create(conn)
-    load_catalogue_records(conn, SnapshotCatalogue().fetch_products(), "snapshot", "catalogue-cluster", PRODUCTS)
-    sim.ensure_master_data(conn, CONFIG)
-    sim.run_windows(conn, CONFIG, sim.day_windows(END, DAYS))
-    yield conn
-    conn.close()
+    with warehouse_db.connect() as conn:
+        schema.drop(conn)
+        schema.create(conn)
+        load_catalogue_records(conn, SnapshotCatalogue().fetch_products(), "snapshot", "catalogue-cluster", PRODUCTS)
+        sim.ensure_master_data(conn, CONFIG)
+        sim.run_windows(conn, CONFIG, sim.day_windows(END, DAYS))
+        yield conn
 
 
 def refreshed_at(conn) -> dict[str, tuple[datetime, datetime]]:

@@ -67,33 +67,32 @@ def raw_frames(spark, conn, as_of: datetime) -> dict:
 
 
 @pytest.fixture(scope="module")
-def published(spark, warehouse_uri):
+def published(spark, warehouse_db):
     """A month simulated into raw, built by the Spark transforms and loaded into analytics as publish does."""
     from include.inventory.analytics import default_settings
     from spark_jobs.build_analytics import Params, build_tables
 
-    conn = db.connect(warehouse_uri)
-    schema.drop(conn)
-    schema.create(conn)
-    load_catalogue_records(conn, SnapshotCatalogue().fetch_products(), "snapshot", "catalogue-portal", 12)
-    sim.ensure_master_data(conn, CONFIG)
-    sim.run_windows(conn, CONFIG, sim.day_windows(END, DAYS))
-    settings = {
-        **default_settings(),
-        "period_days": PERIOD_DAYS,
-        "demand_window_days": 7,
-        "aging_threshold_days": 5,
-        "overstock_days": 10,
-    }
-    params = Params(as_of=END, run_id="portal-kpi-test", **settings)
-    tables = build_tables(raw_frames(spark, conn, END), params)
-    with db.transaction(conn) as cur:
-        portal_seed.create_analytics_tables(cur)
-        for name, frame in tables.items():
-            portal_seed.insert(cur, name, [row.asDict() for row in frame.collect()])
-        portal_seed.publish(cur, END, "portal-kpi-test")
-    yield conn
-    conn.close()
+    with warehouse_db.connect() as conn:
+        schema.drop(conn)
+        schema.create(conn)
+        load_catalogue_records(conn, SnapshotCatalogue().fetch_products(), "snapshot", "catalogue-portal", 12)
+        sim.ensure_master_data(conn, CONFIG)
+        sim.run_windows(conn, CONFIG, sim.day_windows(END, DAYS))
+        settings = {
+            **default_settings(),
+            "period_days": PERIOD_DAYS,
+            "demand_window_days": 7,
+            "aging_threshold_days": 5,
+            "overstock_days": 10,
+        }
+        params = Params(as_of=END, run_id="portal-kpi-test", **settings)
+        tables = build_tables(raw_frames(spark, conn, END), params)
+        with db.transaction(conn) as cur:
+            portal_seed.create_analytics_tables(cur)
+            for name, frame in tables.items():
+                portal_seed.insert(cur, name, [row.asDict() for row in frame.collect()])
+            portal_seed.publish(cur, END, "portal-kpi-test")
+        yield conn
 
 
 def query(conn, name: str, params: dict) -> list[dict]:

@@ -186,7 +186,7 @@ def test_without_a_key_one_is_generated_once_and_kept_private(tmp_path):
     first = settings_from_env({"AIRFLOW_CONN_WAREHOUSE_DB": "postgresql://x@y/z"}, secret_file=key_file)
     second = settings_from_env({"AIRFLOW_CONN_WAREHOUSE_DB": "postgresql://x@y/z"}, secret_file=key_file)
     assert first.secret_key == second.secret_key and len(first.secret_key) >= 32
-    assert first.database_url == "postgresql://x@y/z"
+    assert first.database_url == "postgresql://x@y:5432/z"  # the warehouse connection, through Warehouse.from_env
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     other = settings_from_env({}, secret_file=tmp_path / "other" / "secret_key")
     assert other.secret_key != first.secret_key  # random, not a constant in the code
