@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from include.inventory.alerts import notify_failure
+from include.inventory.alerts.failure import notify_failure
 
 OWNER = "inventory-data-eng"
 

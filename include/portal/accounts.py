@@ -1,8 +1,8 @@
 """Accounts: registration rules, login with throttling, and the alert switch wired to `raw.inventory_managers`.
 
 An inventory manager's account points at their row in `raw.inventory_managers`, the table the low-stock alert
-routing reads (`include.inventory.alerts.active_managers`): registering inserts (or claims) that row, active,
-for their location; stopping alerts or deactivating the account sets it inactive, which stops the emails.
+routing reads (`include.inventory.alerts.recipients.active_managers`): registering inserts (or claims) that row,
+active, for their location; stopping alerts or deactivating the account sets it inactive, which stops the emails.
 Store managers have no row there: they receive no low-stock digest.
 
 Every function takes a cursor (or the settings it needs) as an argument; the app owns the connections.
@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from psycopg2 import errors
 from psycopg2.extensions import cursor as PgCursor
 
-from include.inventory.alerts import InvalidAddress, validate_address
+from include.inventory.alerts.recipients import InvalidAddress, validate_address
 from include.portal.security import Passwords, Throttle, throttle_delay
 
 STORE_MANAGER, INVENTORY_MANAGER = "store_manager", "inventory_manager"

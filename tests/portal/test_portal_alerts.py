@@ -1,5 +1,5 @@
 """The portal is where alert recipients come from: a registered, active inventory manager is in the low-stock
-routing of include/inventory/alerts.py for their location; stopping their emails (the account page, closing the
+routing of include/inventory/alerts/ for their location; stopping their emails (the account page, closing the
 account, or the admin command) takes them out of it."""
 
 from __future__ import annotations

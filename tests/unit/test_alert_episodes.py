@@ -11,13 +11,13 @@ from include.inventory.alerts import (
     LOW,
     InvalidAddress,
     Transition,
-    _csv_bytes,
     last_complete_day,
     next_episode_state,
     one_line,
     parse_recipients,
     validate_address,
 )
+from include.inventory.alerts.messages import _csv_bytes
 
 
 def _play(levels: list[int], threshold: int = 10) -> list[tuple[str | None, str | None]]:

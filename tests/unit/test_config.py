@@ -16,7 +16,7 @@ def _read_keys() -> set[str]:
     # config.setting("key") in Python, {{ var.value.get('key', ...) }} in templated operator arguments.
     pattern = re.compile(r"""(?:setting|var\.value\.get)\(\s*["']([a-z0-9_]+)["']""")
     keys = set()
-    for path in [*ROOT.glob("dags/*.py"), *ROOT.glob("include/inventory/*.py")]:
+    for path in [*ROOT.glob("dags/*.py"), *ROOT.glob("include/inventory/**/*.py")]:
         keys |= set(pattern.findall(path.read_text()))
     # The analytics plan reads its settings through one table (Variable names as values).
     from include.inventory.analytics import PLAN_SETTINGS

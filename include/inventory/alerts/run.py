@@ -1,0 +1,88 @@
+"""One alerting run, the `send_alerts` task: update the episodes, enqueue the digests, deliver the outbox."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from psycopg2.extensions import connection as PgConnection
+
+from include.inventory.alerts.digests import enqueue_discrepancy_digest, enqueue_low_stock_digests
+from include.inventory.alerts.episodes import update_episodes
+from include.inventory.alerts.messages import DEFAULT_SENDER
+from include.inventory.alerts.outbox import MAX_ATTEMPTS, Sender, deliver_pending
+from include.inventory.alerts.recipients import parse_recipients
+from include.inventory.alerts.smtp import airflow_sender_address, smtp_sender_from_airflow
+
+
+@dataclass
+class RunSummary:
+    episodes: dict[str, int] = field(default_factory=lambda: {"opened": 0, "escalated": 0, "closed": 0})
+    enqueued: dict[str, dict[str, int]] = field(default_factory=dict)
+    undeliverable: int = 0
+    delivery: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "episodes": dict(self.episodes),
+            "enqueued": {k: dict(v) for k, v in self.enqueued.items()},
+            "undeliverable": self.undeliverable,
+            "delivery": dict(self.delivery),
+        }
+
+
+def run_alerts(
+    conn: PgConnection,
+    as_of: datetime,
+    threshold: int,
+    send: Sender,
+    fallback_recipients: str | Iterable[str],
+    *,
+    sender: str = DEFAULT_SENDER,
+    tolerance_units: int = 0,
+    tolerance_value: Decimal = Decimal("0.00"),
+    max_attempts: int = MAX_ATTEMPTS,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """One alerting run: update episodes, enqueue the digests, deliver the outbox. Returns a summary dict:
+
+    `episodes` (opened/escalated/closed counts), `enqueued` (per recipient: low_stock items and discrepancy rows
+    queued for them this run), `undeliverable` (rows recorded failed with no recipient) and `delivery`
+    (deliver_pending's report: sent/pending/failed/deferred, sent_to per recipient, errors).
+    """
+    fallback = parse_recipients(fallback_recipients)
+    summary = RunSummary()
+    for change in update_episodes(conn, as_of, threshold):
+        summary.episodes[change.event] += 1
+    queued = enqueue_low_stock_digests(conn, threshold, fallback, sender, now)
+    digest = enqueue_discrepancy_digest(conn, as_of, tolerance_units, tolerance_value, fallback, sender, now)
+    for item in [*queued, *([digest] if digest else [])]:
+        if not item.recipients:
+            summary.undeliverable += 1
+        for address in item.recipients:
+            counts = summary.enqueued.setdefault(address, {"low_stock": 0, "discrepancy": 0})
+            counts[item.kind] += item.rows
+    summary.delivery = deliver_pending(conn, send, max_attempts)
+    return summary.as_dict()
+
+
+def run_alerts_from_airflow(as_of: datetime, threshold: int) -> dict[str, Any]:
+    """`run_alerts` inside a task: the warehouse, SMTP connection and Variables from Airflow; the low-stock
+    threshold is the run's (resolved once by the analytics plan)."""
+    from include.inventory.config import setting
+    from include.inventory.warehouse import Warehouse
+
+    with Warehouse.from_airflow().connect() as conn:
+        return run_alerts(
+            conn,
+            as_of,
+            threshold,
+            smtp_sender_from_airflow(),
+            setting("alert_email_recipients"),
+            sender=airflow_sender_address(),
+            tolerance_units=int(setting("discrepancy_tolerance_units")),
+            tolerance_value=Decimal(setting("discrepancy_tolerance_value")),
+        )
