@@ -4,6 +4,7 @@ through the SMTP provider on the `smtp_default` connection for tasks and callbac
 from __future__ import annotations
 
 import smtplib
+import ssl
 from collections.abc import Mapping
 from email.message import EmailMessage
 from typing import Any
@@ -25,16 +26,45 @@ def smtp_sender(host: str, port: int, timeout: float = 30.0) -> Sender:
 
 
 def smtp_sender_from_airflow(conn_id: str = SMTP_CONN_ID) -> Sender:
-    """A `send` through the SMTP provider's hook on `smtp_default` (TLS, login and timeout from the connection).
+    """A `send` on the SMTP connection `conn_id` as the SMTP provider reads it (call inside a task or callback).
 
-    Call inside a task or callback. The hook's public `send_email_smtp` builds its own HTML-only MIME, so we use
-    its logged-in client to send our stored message as it is (text, HTML and CSV parts, same Message-ID).
+    The provider's public API cannot send a message we built: `SmtpHook.send_email_smtp` (and so `EmailOperator`
+    and `SmtpNotifier`) builds its own MIME, HTML only, attachments only from files and a new Date, and the
+    logged-in client `get_conn()` opens is private. Our outbox stores the exact message (text, HTML and CSV parts,
+    its Message-ID) and must send that. So the connection is read through the hook's public properties (host,
+    port, timeout, use_ssl, smtp_starttls, ssl_context, smtp_user, smtp_password, auth_type, access_token), with
+    the extras meaning what they mean to the provider (disable_ssl, disable_tls, timeout, ssl_context,
+    auth_type), and smtplib sends the stored message as it is. Retries are the outbox's (next run), not the
+    connection's retry_limit. OAuth2 works with an `access_token` extra; the client-credentials flow does not.
     """
-    from airflow.providers.smtp.hooks.smtp import SmtpHook
+    from airflow.providers.smtp.hooks.smtp import SmtpHook, build_xoauth2_string
+
+    hook = SmtpHook(smtp_conn_id=conn_id)
+    hook.smtp_connection = hook.get_connection(conn_id)  # what get_conn() loads before it connects
+    oauth2 = hook.auth_type == "oauth2"
+    if oauth2 and not hook.access_token:
+        raise ValueError(
+            f"SMTP connection {conn_id} has auth_type oauth2 without an access_token extra: alert emails need "
+            "the token itself (or a login and password)"
+        )
 
     def send(msg: EmailMessage) -> Mapping[str, Any]:
-        with SmtpHook(smtp_conn_id=conn_id) as hook:
-            return hook._smtp_client.send_message(msg)
+        # The provider's ssl_context extra: unset or "default" verifies the server's certificate, "none" does not.
+        context = None if hook.ssl_context == "none" else ssl.create_default_context()
+        if hook.use_ssl:
+            client = smtplib.SMTP_SSL(hook.host, hook.port or 0, timeout=hook.timeout, context=context)
+        else:
+            client = smtplib.SMTP(hook.host, hook.port or 0, timeout=hook.timeout)
+        with client:
+            if hook.smtp_starttls and not hook.use_ssl:  # STARTTLS upgrades a plain connection only
+                client.starttls(context=context)
+                client.ehlo()
+            if oauth2:
+                identity = hook.smtp_user or hook.from_email
+                client.auth("XOAUTH2", lambda _=None: build_xoauth2_string(identity, hook.access_token))
+            elif hook.smtp_user and hook.smtp_password:
+                client.login(hook.smtp_user, hook.smtp_password)
+            return client.send_message(msg)
 
     return send
 
