@@ -24,17 +24,17 @@ install: .venv/.installed
 	scripts/bootstrap.sh
 
 db: install
-	@$(ENV) if [ -n "$${USE_LOCAL_PG:-}" ]; then python -m include.inventory.localpg start; \
+	@$(ENV) if [ -n "$${USE_LOCAL_PG:-}" ]; then python -m tools.localpg start; \
 	  else echo "using the configured warehouse database (AIRFLOW_CONN_WAREHOUSE_DB)"; fi
 
 db-stop:
-	@$(ENV) python -m include.inventory.localpg stop
+	@$(ENV) python -m tools.localpg stop
 
 demo: db
-	@$(ENV) python -m include.inventory.demo
+	@$(ENV) python -m tools.demo
 
 lint: install
-	@$(ENV) ruff check dags include spark_jobs tests scripts docker bench && ruff format --check --quiet dags include spark_jobs tests scripts docker bench \
+	@$(ENV) ruff check dags include spark_jobs tests scripts docker bench tools && ruff format --check --quiet dags include spark_jobs tests scripts docker bench tools \
 	  || { echo "lint failed: run 'ruff check --fix' and 'ruff format' (from .venv/bin)"; exit 1; }
 
 test: lint db

@@ -1,4 +1,4 @@
-"""The one-machine reference: the analytics as PostgreSQL-native `INSERT ... SELECT` (bench/native_sql.sql).
+"""The one-machine reference: the analytics as PostgreSQL-native `INSERT ... SELECT` (bench/pg_native.sql).
 
 Writes to the bench database's own schema `native_sql` (tables created LIKE the published ones), in one
 transaction, as a publish would. `verify` compares its rows with the published tables (`refreshed_at` aside), so

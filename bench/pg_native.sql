@@ -1,6 +1,6 @@
 -- The reference: the same analytics as PostgreSQL-native SQL (INSERT ... SELECT), one transaction, into the
 -- bench's own schema native_sql (tables created LIKE the published ones, primary keys included).
--- Same formulas as spark_jobs/transforms.py (described in docs/metrics.md); bench/native_sql.py checks that the
+-- Same formulas as spark_jobs/transforms.py (described in docs/metrics.md); bench/pg_native.py checks that the
 -- rows equal the published ones. Covers 5 of the 13 published tables (the fact tables are > 95 % of the rows):
 -- dim_products, current_stock, fact_daily_sales, fact_inventory_reconciliation, sales_daily.
 -- Parameters: as_of (timestamptz), last_day (the UTC date of as_of - 1 microsecond), refreshed_at.

@@ -370,9 +370,9 @@ def cycle_section(
     """
     from bench import cpu, cycle
     from bench.memory import PeakMemory
-    from include.inventory.dummyjson_standin import DummyJsonStandIn
-    from include.inventory.mailsink import start_sink
     from tools import spark_connect
+    from tools.dummyjson_standin import DummyJsonStandIn
+    from tools.mailsink import start_sink
 
     cycle.LOG_FILE = logs / "cycle-dag-runs.log"
     _migrate_airflow_db(server, prefix)

@@ -69,7 +69,7 @@ if [ -n "${USE_MAIL_SINK:-}" ]; then
     # The sink writes the smtp_default that points at it once it listens (on MAIL_SINK_PORT, or a free port).
     conn_file="$AIRFLOW_HOME/smtp_default.json"
     rm -f "$conn_file"
-    python -m include.inventory.mailsink --smtp-default-file "$conn_file" --dir "$PROJECT_ROOT/.local/mail" &
+    python -m tools.mailsink --smtp-default-file "$conn_file" --dir "$PROJECT_ROOT/.local/mail" &
     sink=$!
     for _ in $(seq 1 100); do
         [ -s "$conn_file" ] && break

@@ -70,11 +70,11 @@ fi
 step "PostgreSQL server binaries (for the project-local cluster)"
 if [ -n "${AIRFLOW_CONN_WAREHOUSE_DB:-}" ]; then
     echo "AIRFLOW_CONN_WAREHOUSE_DB is set: using that server, no local cluster needed"
-elif "$VENV/bin/python" -c 'from include.inventory.localpg import find_bin_dir; print("using", find_bin_dir())' 2>/dev/null; then
+elif "$VENV/bin/python" -c 'from tools.localpg import find_bin_dir; print("using", find_bin_dir())' 2>/dev/null; then
     :
 else
     # pgserver's wheel ships PostgreSQL 16's binaries; localpg drives them itself so the server listens on TCP.
     "$VENV/bin/uv" pip install --quiet --python "$VENV/bin/python" "pgserver==0.1.4"
-    "$VENV/bin/python" -c 'from include.inventory.localpg import find_bin_dir; print("installed pgserver:", find_bin_dir())'
+    "$VENV/bin/python" -c 'from tools.localpg import find_bin_dir; print("installed pgserver:", find_bin_dir())'
 fi
 touch "$VENV/.installed"

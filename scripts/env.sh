@@ -37,7 +37,7 @@ export AIRFLOW_CONN_SPARK_DEFAULT="${AIRFLOW_CONN_SPARK_DEFAULT:-{\"conn_type\":
 export SPARK_CONNECT_PORT="${SPARK_CONNECT_PORT:-15002}"
 export AIRFLOW_CONN_SPARK_CONNECT_DEFAULT="${AIRFLOW_CONN_SPARK_CONNECT_DEFAULT:-{\"conn_type\":\"spark_connect\",\"host\":\"sc://127.0.0.1\",\"port\":${SPARK_CONNECT_PORT}\}}"
 # Alert emails: a configured SMTP server, or the local sink `make demo` / `make airflow` start on MAIL_SINK_PORT
-# (include/inventory/mailsink.py; when another program holds the port they move it, and smtp_default, to a free
+# (tools/mailsink.py; when another program holds the port they move it, and smtp_default, to a free
 # one and say so).
 export MAIL_SINK_PORT="${MAIL_SINK_PORT:-8025}"
 if [ -z "${AIRFLOW_CONN_SMTP_DEFAULT:-}" ]; then

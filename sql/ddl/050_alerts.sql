@@ -1,5 +1,5 @@
 -- Alerting: who is told about low stock, and the state that makes every alert go out exactly once.
--- Re-runnable (IF NOT EXISTS throughout). include/inventory/alerts.py writes these tables; docs/alerts.md explains
+-- Re-runnable (IF NOT EXISTS throughout). include/inventory/alerts/ writes these tables; docs/alerts.md explains
 -- the episode rules and the outbox states.
 
 -- Inventory managers are master data, like the warehouses they look after: a manager covers every warehouse of

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from include.inventory.dummyjson_standin import DummyJsonStandIn
+from tools.dummyjson_standin import DummyJsonStandIn
 
 DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
 FACTS = ("raw.product_sales", "raw.purchase_orders", "raw.stock_receipts", "raw.inventory", "sim.shrinkage_events")

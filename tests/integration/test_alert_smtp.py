@@ -25,7 +25,7 @@ from cryptography.x509.oid import NameOID
 from include.inventory.alerts.messages import MAIL_POLICY, build_message
 from include.inventory.alerts.recipients import mailbox
 from include.inventory.alerts.smtp import smtp_sender_from_airflow
-from include.inventory.mailsink import EmlFolder
+from tools.mailsink import EmlFolder
 
 LOGIN, PASSWORD = "alerts", "s3cret pass"
 

@@ -23,7 +23,7 @@ import pytest
 
 from include.inventory import alerts, schema
 from include.inventory.db import transaction
-from include.inventory.mailsink import start_sink
+from tools.mailsink import start_sink
 
 T0 = datetime(2024, 5, 2, 6, 0, tzinfo=UTC)
 THRESHOLD = 10

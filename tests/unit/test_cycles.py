@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from include.inventory.cycles import Cycle, render, summary
+from tools.cycles import Cycle, render, summary
 
 T0 = datetime(2026, 11, 23, 22, 0, tzinfo=UTC)
 

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from include.inventory.mailsink import start_for_smtp_default
+from tools.mailsink import start_for_smtp_default
 
 ROOT = Path(__file__).resolve().parents[2]
 # What scripts/env.sh derives from the port variables: dropped, so it derives them anew for each test.
@@ -101,7 +101,7 @@ def sink_environ(port: int) -> dict[str, str]:
 
 
 def test_the_demo_mail_sink_moves_off_a_taken_port_and_smtp_default_follows(tmp_path, taken_port, capsys, monkeypatch):
-    """`make demo`'s sink (include/inventory/demo.py calls start_for_smtp_default) with MAIL_SINK_PORT taken."""
+    """`make demo`'s sink (tools/demo.py calls start_for_smtp_default) with MAIL_SINK_PORT taken."""
     from airflow.providers.smtp.hooks.smtp import SmtpHook
 
     environ = sink_environ(taken_port)
@@ -134,7 +134,7 @@ def test_make_airflows_sink_writes_the_smtp_default_it_moved_to(tmp_path, taken_
     """scripts/airflow.sh runs the sink as a process and hands Airflow the connection it writes."""
     conn_file = tmp_path / "smtp_default.json"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "include.inventory.mailsink", "--smtp-default-file", str(conn_file)]
+        [sys.executable, "-m", "tools.mailsink", "--smtp-default-file", str(conn_file)]
         + ["--dir", str(tmp_path / "mail")],
         cwd=ROOT,
         env=env_sh(MAIL_SINK_PORT=str(taken_port)),
@@ -178,7 +178,7 @@ def test_make_airflow_stops_at_a_taken_port_naming_its_variable(tmp_path, taken_
 
 def test_the_local_postgres_stops_at_a_taken_port(tmp_path, taken_port):
     env = env_sh(LOCAL_PG_PORT=str(taken_port), LOCAL_PG_DATA=str(tmp_path / "pg"))
-    proc = run([sys.executable, "-m", "include.inventory.localpg", "start"], env)
+    proc = run([sys.executable, "-m", "tools.localpg", "start"], env)
     assert proc.returncode == 1
     assert f"port {taken_port} (LOCAL_PG_PORT) is taken" in proc.stderr and "set LOCAL_PG_PORT" in proc.stderr
     assert not (tmp_path / "pg").exists()

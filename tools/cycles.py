@@ -1,4 +1,4 @@
-"""How long the minute cycle really takes under the scheduler: `python -m include.inventory.cycles [--last N]`.
+"""How long the minute cycle really takes under the scheduler: `python -m tools.cycles [--last N]`.
 
 For each scheduled run of the minute ingest DAG it reads Airflow's metadata database: when its minute ended
 (the data interval's end, the earliest the run can start), when the ingest run finished, and when the analytics

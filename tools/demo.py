@@ -17,10 +17,10 @@ from psycopg2 import sql
 
 from include.inventory import schema
 from include.inventory.batches import table_identifier
-from include.inventory.mailsink import start_for_smtp_default
 from include.inventory.warehouse import Warehouse
+from tools.mailsink import start_for_smtp_default
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 LOG_DIR = PROJECT_ROOT / ".local" / "logs"
 
 

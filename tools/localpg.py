@@ -6,9 +6,9 @@ only Python, from the `pgserver` wheel, which ships PostgreSQL's binaries; we dr
 the server listens on 127.0.0.1 (JDBC needs TCP). initdb refuses to run as root, so as root the cluster runs
 as an unprivileged user (`postgres` when it exists, else `nobody`).
 
-    python -m include.inventory.localpg start   # init on first use, start, create the databases
-    python -m include.inventory.localpg stop
-    python -m include.inventory.localpg status
+    python -m tools.localpg start   # init on first use, start, create the databases
+    python -m tools.localpg stop
+    python -m tools.localpg status
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from psycopg2 import sql
 
 from include.inventory.warehouse import Warehouse
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA_DIR = PROJECT_ROOT / ".local" / "pg"
 DEFAULT_PORT = 55432
 DATABASES = ("inventory", "airflow")

@@ -1,6 +1,6 @@
 """A local SMTP sink for `make demo` / `make airflow` and the tests: every message received becomes a .eml file.
 
-    python -m include.inventory.mailsink --port 8025 --dir .local/mail
+    python -m tools.mailsink --port 8025 --dir .local/mail
 
 listens on 127.0.0.1 only, accepts any sender and recipient, delivers nothing anywhere. Each file is the message
 exactly as received (open it with any mail client, or `python -m email` / `email.message_from_binary_file`),
