@@ -11,9 +11,14 @@ Tables: see `docs/tables.md`. Connection: `warehouse_db`.
 
 from __future__ import annotations
 
+import logging
+import time
+
 from airflow.sdk import Param, dag, task
 
 from include.inventory.dag_defaults import default_args
+
+log = logging.getLogger(__name__)
 
 
 @dag(
@@ -45,18 +50,20 @@ def refresh_inventory_tables_dag():
             raise AirflowFailException(
                 "Refusing to drop the warehouse schemas: trigger this DAG with the param confirm=true."
             )
+        began = time.monotonic()
         with Warehouse.from_airflow().connect() as conn:
             schema.drop(conn)
-        print(f"dropped schemas {', '.join(schema.SCHEMAS)}")
+        log.info("dropped schemas %s in %.1f s", ", ".join(schema.SCHEMAS), time.monotonic() - began)
 
     @task
     def create_tables() -> list[str]:
         from include.inventory import schema
         from include.inventory.warehouse import Warehouse
 
+        began = time.monotonic()
         with Warehouse.from_airflow().connect() as conn:
             files = schema.create(conn)
-        print(f"applied {len(files)} DDL files: {', '.join(files)}")
+        log.info("applied %s DDL files in %.1f s: %s", len(files), time.monotonic() - began, ", ".join(files))
         return files
 
     @task
@@ -70,7 +77,7 @@ def refresh_inventory_tables_dag():
             result = schema.verify(conn)
         if not result.ok:
             raise AirflowFailException(f"schema verification failed: {result.problems()}")
-        print(f"verified {result.checked_tables} tables in schemas {', '.join(schema.SCHEMAS)}")
+        log.info("verified %s tables in schemas %s", result.checked_tables, ", ".join(schema.SCHEMAS))
         return result.checked_tables
 
     clear_tables() >> create_tables() >> verify_tables()

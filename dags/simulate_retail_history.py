@@ -12,6 +12,8 @@ Params: `days`, `seed` and `scale` (`demo`: the catalogue x 5 warehouses; `S`: 2
 
 from __future__ import annotations
 
+import logging
+import time
 from datetime import timedelta
 
 from airflow.sdk import Param, dag, task
@@ -25,6 +27,8 @@ from include.inventory.ingest_tasks import (
     sim_config,
     upsert_products,
 )
+
+log = logging.getLogger(__name__)
 
 
 @dag(
@@ -60,19 +64,27 @@ def simulate_retail_history():
         from include.inventory.warehouse import Warehouse
 
         windows = simulation.day_windows(logical_date, int(params["days"]))
+        began = time.monotonic()
         with Warehouse.from_airflow().connect() as conn:
             simulation.check_no_overlap(conn, windows[0][0], windows[-1][1], timedelta(days=1))
 
             def progress(done, total, result):
                 if done == total or done % 10 == 0:
-                    print(f"[{done}/{total}] {result.summary()}")
+                    log.info("[%s/%s days, %.0f s] %s", done, total, time.monotonic() - began, result.summary())
 
             results = simulation.run_windows(conn, sim_config(params["scale"], params["seed"]), windows, progress)
         totals: dict[str, int] = {}
         for r in results:
             for table, n in r.row_counts.items():
                 totals[table] = totals.get(table, 0) + n
-        print(f"simulated {len(results)} days {windows[0][0]:%Y-%m-%d} .. {windows[-1][1]:%Y-%m-%d}: {totals}")
+        log.info(
+            "simulated %s days %s .. %s in %.0f s: %s",
+            len(results),
+            f"{windows[0][0]:%Y-%m-%d}",
+            f"{windows[-1][1]:%Y-%m-%d}",
+            time.monotonic() - began,
+            totals,
+        )
         return totals
 
     upsert_products(fetch_catalogue()) >> ensure_master_data() >> simulate_history()

@@ -6,9 +6,14 @@ the plain functions in catalogue.py and simulation.py, which tests call directly
 
 from __future__ import annotations
 
+import logging
+import time
+
 from airflow.sdk import Asset, task
 
 from include.inventory import config
+
+log = logging.getLogger(__name__)
 
 # The raw layer as an Airflow Asset: the analytics DAG is scheduled on it.
 RAW_LAYER = Asset(name="inventory_raw_layer", uri="x-inventory://warehouse_db/raw")
@@ -50,8 +55,9 @@ def _fetch() -> dict:
     client = DummyJsonClient(
         config.setting("dummyjson_base_url"), timeout=float(config.setting("dummyjson_timeout_seconds"))
     )
+    began = time.monotonic()
     products, source = fetch_with_fallback(client, SnapshotCatalogue())
-    print(f"fetched {len(products)} catalogue records from the {source}")
+    log.info("fetched %s catalogue records from the %s in %.1f s", len(products), source, time.monotonic() - began)
     return {"products": products, "source": source}
 
 
@@ -140,5 +146,5 @@ def ensure_master_data(params=None) -> str:
     params = params or {}
     with Warehouse.from_airflow().connect() as conn:
         summary = prepare_master_data(conn, sim_config(params.get("scale"), params.get("seed")))
-    print(summary)
+    log.info("%s", summary)
     return summary

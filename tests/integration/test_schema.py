@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -102,3 +104,15 @@ def test_refresh_dag_refuses_without_confirm(refresh_dag, fresh_schema):
         cur.execute("SELECT batch_id FROM raw.ingest_batches")
         assert cur.fetchall() == [("keep",)]
     fresh_schema.rollback()
+
+
+def test_refresh_dag_reports_through_the_task_logger(refresh_dag, conn, caplog):
+    """What each task did, with counts and durations, in its task log (stdlib logging, not print)."""
+    caplog.set_level(logging.INFO)
+    run = refresh_dag.test(run_conf={"confirm": True})
+    assert run.state == "success"
+    messages = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    schemas = ", ".join(schema.SCHEMAS)
+    assert any(re.fullmatch(rf"dropped schemas {schemas} in \d+\.\d s", m) for m in messages), messages
+    assert any(re.match(r"applied \d+ DDL files in \d+\.\d s: ddl/", m) for m in messages), messages
+    assert f"verified {len(schema.EXPECTED_TABLES)} tables in schemas {schemas}" in messages

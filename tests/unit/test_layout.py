@@ -56,3 +56,14 @@ def test_named_files_exist():
             if named not in GENERATED and not (ROOT / named).exists():
                 missing.append(f"{name}: {named}")
     assert missing == []
+
+
+def test_tasks_log_through_the_task_logger_not_print():
+    """DAG files and the pipeline's modules log with `logging` (Airflow routes it into the task log); print is for
+    the command-line tools (tools/, bench/, the portal's admin command)."""
+    printing = []
+    for path in [*(ROOT / "dags").glob("*.py"), *(ROOT / "include" / "inventory").rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "print":
+                printing.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert printing == []
