@@ -13,9 +13,7 @@ import shutil
 import subprocess
 import uuid
 from pathlib import Path
-from urllib.parse import urlsplit
 
-import psycopg2
 import pytest
 from psycopg2 import sql
 
@@ -33,28 +31,26 @@ def psql_dir() -> str:
 
 
 @pytest.fixture
-def server(warehouse_uri):
+def server(warehouse_db):
     """The test server as libpq environment variables, a superuser connection, and cleanup of what the test made."""
-    url = urlsplit(warehouse_uri)
     env = {
         "PATH": f"{psql_dir()}:{os.environ['PATH']}",
-        "PGHOST": url.hostname or "127.0.0.1",
-        "PGPORT": str(url.port or 5432),
-        "POSTGRES_USER": url.username or "postgres",
-        **({"PGPASSWORD": url.password} if url.password else {}),
+        "PGHOST": warehouse_db.host,
+        "PGPORT": str(warehouse_db.port),
+        "POSTGRES_USER": warehouse_db.user or "postgres",
+        **({"PGPASSWORD": warehouse_db.password} if warehouse_db.password else {}),
     }
-    admin = psycopg2.connect(warehouse_uri.rsplit("/", 1)[0] + "/postgres")
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute("SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = current_user")
-        if not cur.fetchone()[0]:
-            pytest.skip("the test server's user may not create roles")
-    made: list[tuple[str, str]] = []
-    yield env, admin, made
-    with admin.cursor() as cur:
-        for kind, name in reversed(made):
-            cur.execute(sql.SQL(f"DROP {kind} IF EXISTS {{}}").format(sql.Identifier(name)))
-    admin.close()
+    with warehouse_db.with_database("postgres").connect() as admin:
+        admin.autocommit = True
+        with admin.cursor() as cur:
+            cur.execute("SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = current_user")
+            if not cur.fetchone()[0]:
+                pytest.skip("the test server's user may not create roles")
+        made: list[tuple[str, str]] = []
+        yield env, admin, made
+        with admin.cursor() as cur:
+            for kind, name in reversed(made):
+                cur.execute(sql.SQL(f"DROP {kind} IF EXISTS {{}}").format(sql.Identifier(name)))
 
 
 def run(env: dict, **names: str) -> subprocess.CompletedProcess:
