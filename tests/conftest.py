@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg2
@@ -103,6 +104,28 @@ def warehouse_db(warehouse_uri):
     from include.inventory.warehouse import Warehouse
 
     return Warehouse.from_uri(warehouse_uri)
+
+
+@pytest.fixture(scope="session")
+def simulated_history(warehouse_db):
+    """`with simulated_history(config, end, days, products, tag) as conn:` a connection to this session's warehouse,
+    its schema created anew and loaded with `products` products of the snapshot catalogue, `config`'s master data
+    and `days` one-day batches of simulated history ending at `end`."""
+
+    @contextmanager
+    def open_history(config, end, days: int, products: int, tag: str):
+        from include.inventory import schema, simulation
+        from include.inventory.catalogue import SnapshotCatalogue, load_catalogue_records
+
+        with warehouse_db.connect() as conn:
+            schema.drop(conn)
+            schema.create(conn)
+            load_catalogue_records(conn, SnapshotCatalogue().fetch_products(), "snapshot", f"catalogue-{tag}", products)
+            simulation.ensure_master_data(conn, config)
+            simulation.run_windows(conn, config, simulation.day_windows(end, days))
+            yield conn
+
+    return open_history
 
 
 @pytest.fixture

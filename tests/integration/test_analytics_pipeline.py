@@ -19,7 +19,6 @@ from analytics_helpers import published, run_analytics
 
 from include.inventory import analytics
 from include.inventory import simulation as sim
-from include.inventory.catalogue import SnapshotCatalogue, load_catalogue_records
 
 pytestmark = pytest.mark.slow
 
@@ -36,16 +35,9 @@ def query(conn, text: str, params=()) -> list[tuple]:
 
 
 @pytest.fixture(scope="module")
-def pipeline(airflow_db, warehouse_db, spark_connect_server):
+def pipeline(airflow_db, simulated_history, spark_connect_server):
     """60 days of history for 30 products x 3 warehouses, then one published analytics run."""
-    from include.inventory import schema
-
-    with warehouse_db.connect() as conn:
-        schema.drop(conn)
-        schema.create(conn)
-        load_catalogue_records(conn, SnapshotCatalogue().fetch_products(), "snapshot", "catalogue-analytics", 30)
-        sim.ensure_master_data(conn, CONFIG)
-        sim.run_windows(conn, CONFIG, sim.day_windows(END, 60))
+    with simulated_history(CONFIG, END, 60, 30, "analytics") as conn:
         run_analytics(END + timedelta(hours=1))
         yield conn
 

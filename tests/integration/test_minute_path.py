@@ -15,7 +15,6 @@ import pytest
 from analytics_helpers import published, run_analytics
 
 from include.inventory import simulation as sim
-from include.inventory.catalogue import SnapshotCatalogue, load_catalogue_records
 
 pytestmark = pytest.mark.slow
 
@@ -47,15 +46,8 @@ def minute(conn, start: datetime) -> None:
 
 
 @pytest.fixture(scope="module")
-def history(airflow_db, warehouse_db, spark_connect_server):
-    from include.inventory import schema
-
-    with warehouse_db.connect() as conn:
-        schema.drop(conn)
-        schema.create(conn)
-        load_catalogue_records(conn, SnapshotCatalogue().fetch_products(), "snapshot", "catalogue-minutes", 40)
-        sim.ensure_master_data(conn, CONFIG)
-        sim.run_windows(conn, CONFIG, sim.day_windows(END, 3))
+def history(airflow_db, simulated_history, spark_connect_server):
+    with simulated_history(CONFIG, END, 3, 40, "minutes") as conn:
         run_analytics(END + timedelta(minutes=1), full_refresh=True)
         assert last_publish(conn)["mode"] == "full"
         yield conn

@@ -14,9 +14,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from pyspark.testing import assertDataFrameEqual
 
-from include.inventory import db, schema
+from include.inventory import db
 from include.inventory import simulation as sim
-from include.inventory.catalogue import SnapshotCatalogue, load_catalogue_records
 
 pytestmark = pytest.mark.slow
 
@@ -63,13 +62,8 @@ def read(spark, conn, statement: str, schema_name: str, params: dict):
 
 
 @pytest.fixture(scope="module")
-def loaded(warehouse_db):
-    with warehouse_db.connect() as conn:
-        schema.drop(conn)
-        schema.create(conn)
-        load_catalogue_records(conn, SnapshotCatalogue().fetch_products(), "snapshot", "catalogue-pushdown", 6)
-        sim.ensure_master_data(conn, CONFIG)
-        sim.run_windows(conn, CONFIG, sim.day_windows(END, DAYS))
+def loaded(simulated_history):
+    with simulated_history(CONFIG, END, DAYS, 6, "pushdown") as conn:
         # Lines exactly on each boundary a transform filters on, for both runs below, and just either side of them
         # on the same day (a sum that wrongly merged the two sides would then differ).
         boundaries = []

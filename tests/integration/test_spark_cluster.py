@@ -30,7 +30,6 @@ from psycopg2 import sql
 
 from include.inventory import analytics, config
 from include.inventory import simulation as sim
-from include.inventory.catalogue import SnapshotCatalogue, load_catalogue_records
 
 pytestmark = pytest.mark.slow
 
@@ -148,16 +147,9 @@ def spark_cluster(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def history(airflow_db, warehouse_db):
+def history(airflow_db, simulated_history):
     """DAYS days of history for PRODUCTS products x 3 warehouses (fixed seed)."""
-    from include.inventory import schema
-
-    with warehouse_db.connect() as conn:
-        schema.drop(conn)
-        schema.create(conn)
-        load_catalogue_records(conn, SnapshotCatalogue().fetch_products(), "snapshot", "catalogue-cluster", PRODUCTS)
-        sim.ensure_master_data(conn, CONFIG)
-        sim.run_windows(conn, CONFIG, sim.day_windows(END, DAYS))
+    with simulated_history(CONFIG, END, DAYS, PRODUCTS, "cluster") as conn:
         yield conn
 
 

@@ -16,9 +16,8 @@ import portal_seed
 import pytest
 from psycopg2 import sql
 
-from include.inventory import db, schema
+from include.inventory import db
 from include.inventory import simulation as sim
-from include.inventory.catalogue import SnapshotCatalogue, load_catalogue_records
 from include.portal import dashboards
 
 pytestmark = pytest.mark.slow
@@ -67,17 +66,12 @@ def raw_frames(spark, conn, as_of: datetime) -> dict:
 
 
 @pytest.fixture(scope="module")
-def published(spark, warehouse_db):
+def published(spark, simulated_history):
     """A month simulated into raw, built by the Spark transforms and loaded into analytics as publish does."""
     from include.inventory.analytics import default_settings
     from spark_jobs.build_analytics import Params, build_tables
 
-    with warehouse_db.connect() as conn:
-        schema.drop(conn)
-        schema.create(conn)
-        load_catalogue_records(conn, SnapshotCatalogue().fetch_products(), "snapshot", "catalogue-portal", 12)
-        sim.ensure_master_data(conn, CONFIG)
-        sim.run_windows(conn, CONFIG, sim.day_windows(END, DAYS))
+    with simulated_history(CONFIG, END, DAYS, 12, "portal") as conn:
         settings = {
             **default_settings(),
             "period_days": PERIOD_DAYS,
