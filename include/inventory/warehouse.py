@@ -38,7 +38,9 @@ from psycopg2.extensions import connection as PgConnection
 
 from include.inventory.config import WAREHOUSE_CONN_ID
 
-LOCAL_DEFAULT_URI = "postgresql://postgres@127.0.0.1:55432/inventory"
+# Without AIRFLOW_CONN_WAREHOUSE_DB: the project-local cluster (tools/localpg.py) on LOCAL_PG_PORT, as scripts/env.sh.
+LOCAL_DEFAULT_URI = "postgresql://postgres@127.0.0.1:{port}/inventory"
+LOCAL_DEFAULT_PORT = "55432"
 DEFAULT_PORT = 5432
 CONNECT_TIMEOUT_SECONDS = 10
 URI_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg2")
@@ -110,7 +112,8 @@ class Warehouse:
     def from_env(cls, environ: Mapping[str, str] | None = None, conn_id: str = WAREHOUSE_CONN_ID) -> Warehouse:
         """AIRFLOW_CONN_WAREHOUSE_DB (a URI or Airflow's JSON form) outside Airflow; unset: the local cluster."""
         env = os.environ if environ is None else environ
-        return cls.from_uri(env.get(_env_var(conn_id)) or LOCAL_DEFAULT_URI, conn_id)
+        local = LOCAL_DEFAULT_URI.format(port=env.get("LOCAL_PG_PORT") or LOCAL_DEFAULT_PORT)
+        return cls.from_uri(env.get(_env_var(conn_id)) or local, conn_id)
 
     @classmethod
     def from_uri(cls, uri: str, conn_id: str = WAREHOUSE_CONN_ID) -> Warehouse:
