@@ -89,7 +89,11 @@ def insert_fake_inventory_dag():
 
     @task
     def record_batch(loaded: dict) -> str:
-        """Check each batch's audit row agrees with what was loaded, and report it."""
+        """Check each batch's audit row agrees with what was loaded, and report it; then check that the published
+        analytics keep up with the minute (the freshness alert fires here too when the analytics DAG stalls)."""
+        from datetime import UTC, datetime
+
+        from include.inventory.alerts.freshness import check_freshness_from_airflow
         from include.inventory.batches import audit_row
         from include.inventory.warehouse import Warehouse
 
@@ -100,6 +104,9 @@ def insert_fake_inventory_dag():
                 if row is None or row["status"] != "success" or row["row_counts"] != row_counts:
                     raise RuntimeError(f"batch {batch_id} audit row does not match the load: {row}")
                 lines.append(f"batch {row['batch_id']}: {row['row_counts']} in {row['duration_ms']} ms")
+        change = check_freshness_from_airflow(datetime.now(UTC))
+        if change is not None:
+            lines.append(f"freshness: {change.event}, {change.lag_seconds:.0f} s behind")
         return "; ".join(lines)
 
     # The catalogue refresh is a branch of its own, off the minute's critical path.

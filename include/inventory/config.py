@@ -64,7 +64,7 @@ SETTINGS: dict[str, Setting] = {
             "freshness_limit_minutes",
             "5",
             "The analytics lag (now - the newest published source minute) above which on-call gets one email; "
-            "one more when it recovers.",
+            "one more when it recovers. 0: no freshness alerts (the demo, which publishes a past day).",
         ),
         Setting(
             "spark_cds_dir",

@@ -107,6 +107,14 @@ EXPECTED_TABLES: dict[str, tuple[str, ...]] = {
         "last_quantity",
         "notified_level",
     ),
+    "alerts.freshness_episodes": (
+        "episode_id",
+        "opened_at",
+        "as_of_at_open",
+        "worst_lag_seconds",
+        "closed_at",
+        "lag_at_close_seconds",
+    ),
     "alerts.alert_log": (
         "alert_id",
         "kind",

@@ -43,7 +43,7 @@ COMMENT ON TABLE alerts.low_stock_episodes IS 'Low-stock episodes per product x 
 -- message (same Message-ID) and nothing is lost when the SMTP server is down.
 CREATE TABLE IF NOT EXISTS alerts.alert_log (
     alert_id        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    kind            text NOT NULL CHECK (kind IN ('low_stock', 'discrepancy', 'failure')),
+    kind            text NOT NULL CHECK (kind IN ('low_stock', 'discrepancy', 'failure', 'freshness')),
     dedup_key       text UNIQUE,
     recipients      text[] NOT NULL,
     subject         text NOT NULL,
@@ -58,4 +58,22 @@ CREATE TABLE IF NOT EXISTS alerts.alert_log (
     CHECK ((status = 'sent') = (sent_at IS NOT NULL))
 );
 CREATE INDEX IF NOT EXISTS alert_log_unsent_idx ON alerts.alert_log (alert_id) WHERE status <> 'sent';
+-- The outbox of a release before freshness alerts: let its kind check take them too.
+ALTER TABLE alerts.alert_log DROP CONSTRAINT IF EXISTS alert_log_kind_check;
+ALTER TABLE alerts.alert_log ADD CONSTRAINT alert_log_kind_check
+    CHECK (kind IN ('low_stock', 'discrepancy', 'failure', 'freshness'));
+
+-- Freshness: an episode opens when the published analytics fall more than freshness_limit_minutes behind the
+-- minute (now - the newest published source minute) and closes when they are back within it; one email each.
+CREATE TABLE IF NOT EXISTS alerts.freshness_episodes (
+    episode_id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    opened_at             timestamptz NOT NULL,
+    as_of_at_open         timestamptz NOT NULL,
+    worst_lag_seconds     numeric(12, 1) NOT NULL CHECK (worst_lag_seconds >= 0),
+    closed_at             timestamptz,
+    lag_at_close_seconds  numeric(12, 1),
+    CHECK (closed_at IS NULL OR closed_at >= opened_at)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS freshness_episodes_open_idx ON alerts.freshness_episodes ((true)) WHERE closed_at IS NULL;
+COMMENT ON TABLE alerts.freshness_episodes IS 'Periods when the published analytics were more than freshness_limit_minutes behind the minute.';
 COMMENT ON TABLE alerts.alert_log IS 'Email outbox: pending -> sent; failed when refused, out of attempts or without recipient (last_error says).';

@@ -36,7 +36,7 @@ CREATE TABLE analytics.current_stock (
     location_id integer, location_name text, quantity integer, PRIMARY KEY (product_id, warehouse_id));
 CREATE TABLE analytics.low_stock_data (
     product_id integer, warehouse_id integer, quantity integer, reorder_point integer, suggested_order_qty integer,
-    days_of_cover numeric(12, 2), PRIMARY KEY (product_id, warehouse_id));
+    days_of_cover numeric(12, 2), is_stock_out boolean, PRIMARY KEY (product_id, warehouse_id));
 CREATE TABLE analytics.fact_inventory_reconciliation (
     date_key date, product_id integer, warehouse_id integer, sku text, product_name text,
     expected_closing_stock integer, actual_closing_stock integer, discrepancy_amount integer,
@@ -143,8 +143,8 @@ def set_stock(conn, levels: dict[tuple[int, int], int]) -> None:
             if quantity <= THRESHOLD:
                 cover = None if product_id == 3 else Decimal(quantity) / 2
                 cur.execute(
-                    "INSERT INTO analytics.low_stock_data VALUES (%s, %s, %s, %s, %s, %s)",
-                    (product_id, warehouse_id, quantity, 12, 40 - quantity, cover),
+                    "INSERT INTO analytics.low_stock_data VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                    (product_id, warehouse_id, quantity, 12, 40 - quantity, cover, quantity == 0),
                 )
 
 
@@ -401,3 +401,43 @@ def test_seed_managers_one_per_location_idempotent(db):
     db.rollback()
     assert [r[0] for r in rows] == [1, 2, 3]
     assert all(r[1].endswith("@example.com") and r[2] for r in rows)
+
+
+def test_freshness_alert_once_when_behind_and_once_when_caught_up(db, sink):
+    """The lag (now - the newest published minute) over the limit: one email; back within it: one more."""
+    now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    limit = timedelta(minutes=5)
+    send = alerts.smtp_sender("127.0.0.1", sink.port)
+
+    def publish(as_of: datetime) -> None:
+        with transaction(db) as cur:
+            cur.execute(
+                "INSERT INTO analytics.publish_log (run_id, as_of, tables) VALUES (%s, %s, '{}')",
+                (f"run-{as_of:%H%M}", as_of),
+            )
+
+    def check(at: datetime):
+        change = alerts.check_freshness(db, at, limit, "oncall@example.com")
+        alerts.deliver_pending(db, send)
+        return change.event if change else None
+
+    assert check(now) is None  # nothing published yet: no lag to speak of
+    publish(now - timedelta(minutes=1))
+    assert check(now) is None  # 1 minute behind: within the limit
+    # The analytics DAG stalls: every minute's check sees the lag grow; one email says so.
+    events = [check(now + timedelta(minutes=m)) for m in range(4, 12)]
+    assert events == [None, "behind", None, None, None, None, None, None]
+    publish(now + timedelta(minutes=11))  # caught up in one run
+    assert [check(now + timedelta(minutes=m)) for m in (11, 12, 13)] == ["caught_up", None, None]
+    mails = sink.to("oncall@example.com")
+    assert [m["Subject"] for m in mails] == [
+        "[airflow] analytics 6.0 min behind the minute (limit 5.0 min)",
+        "[airflow] analytics caught up: 0.0 min behind (worst 12.0 min)",
+    ]
+    assert "2026-11-30 11:59 UTC" in mails[0].get_body(("plain",)).get_content()
+    with db.cursor() as cur:
+        cur.execute("SELECT count(*), count(closed_at) FROM alerts.freshness_episodes")
+        assert cur.fetchone() == (1, 1)
+        cur.execute("SELECT kind, status FROM alerts.alert_log WHERE kind = 'freshness' ORDER BY alert_id")
+        assert cur.fetchall() == [("freshness", "sent"), ("freshness", "sent")]
+    db.rollback()

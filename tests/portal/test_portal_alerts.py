@@ -25,7 +25,7 @@ def digests(conn) -> dict[str, set[str]]:
     """Enqueue the low-stock digests for the seeded stock and return the SKUs@warehouse each recipient is sent."""
     with transaction(conn) as cur:
         cur.execute("DELETE FROM alerts.alert_log; DELETE FROM alerts.low_stock_episodes")
-    alerts.update_episodes(conn, seed.AS_OF, seed.THRESHOLD)
+    alerts.update_episodes(conn, seed.AS_OF)
     queued = alerts.enqueue_low_stock_digests(conn, seed.THRESHOLD, "ops@example.com", now=seed.AS_OF)
     with conn.cursor() as cur:
         cur.execute(

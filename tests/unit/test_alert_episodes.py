@@ -21,9 +21,10 @@ from include.inventory.alerts.messages import _csv_bytes
 
 
 def _play(levels: list[int], threshold: int = 10) -> list[tuple[str | None, str | None]]:
+    """Each level as the published tables describe it: low when at or under the threshold, out when 0."""
     state, out = None, []
     for quantity in levels:
-        step = next_episode_state(state, quantity, threshold)
+        step = next_episode_state(state, quantity <= threshold, quantity == 0)
         state = step.state
         out.append((step.state, step.event))
     return out
@@ -51,24 +52,24 @@ def test_scripted_stock_levels():
 
 
 @pytest.mark.parametrize(
-    ("prev", "quantity", "threshold", "expected"),
+    ("prev", "low", "out", "expected"),
     [
-        (None, 0, 10, Transition(CRITICAL, "opened")),  # a first sight at 0 opens critical directly
-        (None, 0, 0, Transition(CRITICAL, "opened")),  # threshold 0: only stock-outs
-        (None, 1, 0, Transition(None, None)),
-        (LOW, 11, 10, Transition(None, "closed")),
-        (CRITICAL, 11, 10, Transition(None, "closed")),
-        (None, 11, 10, Transition(None, None)),
+        (None, True, True, Transition(CRITICAL, "opened")),  # a first sight at 0 opens critical directly
+        (None, True, False, Transition(LOW, "opened")),
+        (LOW, False, False, Transition(None, "closed")),
+        (CRITICAL, False, False, Transition(None, "closed")),
+        (CRITICAL, True, False, Transition(CRITICAL, None)),
+        (None, False, False, Transition(None, None)),
     ],
 )
-def test_edges(prev, quantity, threshold, expected):
-    assert next_episode_state(prev, quantity, threshold) == expected
+def test_edges(prev, low, out, expected):
+    assert next_episode_state(prev, low, out) == expected
 
 
-@pytest.mark.parametrize(("prev", "quantity", "threshold"), [(None, -1, 10), (None, 1, -1), ("gone", 1, 10)])
-def test_rejects_nonsense(prev, quantity, threshold):
+@pytest.mark.parametrize(("prev", "low", "out"), [(None, False, True), ("gone", True, False)])
+def test_rejects_nonsense(prev, low, out):
     with pytest.raises(ValueError):
-        next_episode_state(prev, quantity, threshold)
+        next_episode_state(prev, low, out)
 
 
 def test_one_line_strips_line_breaks():

@@ -8,7 +8,8 @@ One run (`run.run_alerts`, the analytics DAG's `send_alerts` task) does four thi
    that opened (or became critical) since their last email; uncovered warehouses go to the fallback recipients.
    The outbox rows and the episodes' `notified_level` are written together, so no episode is emailed twice.
 3. `digests.enqueue_discrepancy_digest`: once per day, the reconciliation rows of the last complete day whose
-   discrepancy exceeds the tolerances.
+   discrepancy exceeds the tolerances; `freshness.check_freshness`: one email when the published analytics fall
+   behind the minute by more than the limit, one when they are back (the minute ingest DAG checks too).
 4. `outbox.deliver_pending`: sends every unsent outbox row (`alerts.alert_log`) through the injected `send`
    (`smtp.py` builds one).
 
@@ -51,6 +52,7 @@ _EXPORTS = {
     "smtp": ("airflow_sender_address", "smtp_sender", "smtp_sender_from_airflow"),
     "failure": ("notify_failure",),
     "run": ("RunSummary", "run_alerts", "run_alerts_from_airflow"),
+    "freshness": ("FreshnessChange", "check_freshness", "check_freshness_from_airflow"),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_MODULE_OF)

@@ -24,21 +24,23 @@ class Transition:
     event: str | None  # "opened", "escalated", "closed", or None when nothing changed
 
 
-def next_episode_state(prev_state: str | None, quantity: int, threshold: int) -> Transition:
-    """The episode rule for one pair: opens at or under the threshold, escalates once on 0, closes above it.
+def next_episode_state(prev_state: str | None, low: bool, out: bool) -> Transition:
+    """The episode rule for one pair: opens when it is low, escalates once on a stock-out, closes when it is not.
 
-    A critical episode stays critical until it closes (restocked to 10 then sold out again is not a second
+    `low` and `out` are what the published tables say (`analytics.low_stock_data` holds the pair; its
+    `is_stock_out`): the low-stock rule itself is the analytics transform's, written once, not re-derived here.
+    A critical episode stays critical until it closes (restocked then sold out again is not a second
     escalation), so a manager hears about each stock-out once.
     """
-    if quantity < 0 or threshold < 0:
-        raise ValueError(f"negative quantity {quantity} or threshold {threshold}")
     if prev_state not in (None, LOW, CRITICAL):
         raise ValueError(f"unknown episode state {prev_state!r}")
-    if quantity > threshold:
+    if out and not low:
+        raise ValueError("a pair out of stock is low on stock")
+    if not low:
         return Transition(None, "closed" if prev_state else None)
     if prev_state is None:
-        return Transition(CRITICAL if quantity == 0 else LOW, "opened")
-    if prev_state == LOW and quantity == 0:
+        return Transition(CRITICAL if out else LOW, "opened")
+    if prev_state == LOW and out:
         return Transition(CRITICAL, "escalated")
     return Transition(prev_state, None)
 
@@ -58,10 +60,11 @@ def lock_alerting(cur: PgCursor) -> None:
     cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (ALERTS_LOCK,))
 
 
-def update_episodes(conn: PgConnection, as_of: datetime, threshold: int) -> list[EpisodeChange]:
-    """Apply `next_episode_state` to every pair of `analytics.current_stock`, in one transaction.
+def update_episodes(conn: PgConnection, as_of: datetime) -> list[EpisodeChange]:
+    """Apply `next_episode_state` to every pair that is low (`analytics.low_stock_data`) or has an open episode.
 
-    Pairs missing from current_stock keep their episodes as they are. A run older than the latest episode change
+    One transaction; its cost follows the low pairs, not all pairs. A pair whose episode is open but which is
+    missing from `analytics.current_stock` keeps its episode as it is. A run older than the latest episode change
     (a re-run of an old DAG run) changes nothing: its stock levels are no longer current.
     """
     if as_of.tzinfo is None:
@@ -75,14 +78,22 @@ def update_episodes(conn: PgConnection, as_of: datetime, threshold: int) -> list
             logger.warning("episodes were last changed at %s, after as_of %s: not updating them", latest, as_of)
             return changes
         cur.execute(
-            "SELECT product_id, warehouse_id, episode_id, level, last_quantity "
-            "FROM alerts.low_stock_episodes WHERE closed_at IS NULL"
+            """
+            SELECT coalesce(l.product_id, e.product_id), coalesce(l.warehouse_id, e.warehouse_id),
+                   l.product_id IS NOT NULL, coalesce(l.is_stock_out, false), coalesce(l.quantity, c.quantity),
+                   e.episode_id, e.level, e.last_quantity
+            FROM analytics.low_stock_data l
+            FULL JOIN (SELECT * FROM alerts.low_stock_episodes WHERE closed_at IS NULL) e
+                ON e.product_id = l.product_id AND e.warehouse_id = l.warehouse_id
+            LEFT JOIN analytics.current_stock c
+                ON l.product_id IS NULL AND c.product_id = e.product_id AND c.warehouse_id = e.warehouse_id
+            ORDER BY 1, 2
+            """
         )
-        open_episodes = {(r[0], r[1]): r[2:] for r in cur.fetchall()}
-        cur.execute("SELECT product_id, warehouse_id, quantity FROM analytics.current_stock ORDER BY 1, 2")
-        for product_id, warehouse_id, quantity in cur.fetchall():
-            episode_id, level, last_quantity = open_episodes.get((product_id, warehouse_id), (None, None, None))
-            step = next_episode_state(level, quantity, threshold)
+        for product_id, warehouse_id, low, out, quantity, episode_id, level, last_quantity in cur.fetchall():
+            if quantity is None:
+                continue  # not in current_stock (any more): nothing to go by
+            step = next_episode_state(level, low, out)
             if step.event == "opened":
                 cur.execute(
                     "INSERT INTO alerts.low_stock_episodes (product_id, warehouse_id, opened_at, level, "

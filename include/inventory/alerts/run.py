@@ -1,10 +1,11 @@
-"""One alerting run, the `send_alerts` task: update the episodes, enqueue the digests, deliver the outbox."""
+"""One alerting run, the `send_alerts` task: update the episodes, enqueue the digests, check the freshness,
+deliver the outbox."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -12,6 +13,7 @@ from psycopg2.extensions import connection as PgConnection
 
 from include.inventory.alerts.digests import enqueue_discrepancy_digest, enqueue_low_stock_digests
 from include.inventory.alerts.episodes import update_episodes
+from include.inventory.alerts.freshness import check_freshness
 from include.inventory.alerts.messages import DEFAULT_SENDER
 from include.inventory.alerts.outbox import MAX_ATTEMPTS, Sender, deliver_pending
 from include.inventory.alerts.recipients import parse_recipients
@@ -24,6 +26,7 @@ class RunSummary:
     enqueued: dict[str, dict[str, int]] = field(default_factory=dict)
     undeliverable: int = 0
     delivery: dict[str, Any] = field(default_factory=dict)
+    freshness: str | None = None  # behind / caught_up when this run opened or closed a freshness episode
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -31,6 +34,7 @@ class RunSummary:
             "enqueued": {k: dict(v) for k, v in self.enqueued.items()},
             "undeliverable": self.undeliverable,
             "delivery": dict(self.delivery),
+            "freshness": self.freshness,
         }
 
 
@@ -46,6 +50,8 @@ def run_alerts(
     tolerance_value: Decimal = Decimal("0.00"),
     max_attempts: int = MAX_ATTEMPTS,
     now: datetime | None = None,
+    freshness_limit: timedelta | None = None,
+    oncall: str | None = None,
 ) -> dict[str, Any]:
     """One alerting run: update episodes, enqueue the digests, deliver the outbox. Returns a summary dict:
 
@@ -55,7 +61,7 @@ def run_alerts(
     """
     fallback = parse_recipients(fallback_recipients)
     summary = RunSummary()
-    for change in update_episodes(conn, as_of, threshold):
+    for change in update_episodes(conn, as_of):
         summary.episodes[change.event] += 1
     queued = enqueue_low_stock_digests(conn, threshold, fallback, sender, now)
     digest = enqueue_discrepancy_digest(conn, as_of, tolerance_units, tolerance_value, fallback, sender, now)
@@ -65,6 +71,9 @@ def run_alerts(
         for address in item.recipients:
             counts = summary.enqueued.setdefault(address, {"low_stock": 0, "discrepancy": 0})
             counts[item.kind] += item.rows
+    if freshness_limit is not None and freshness_limit > timedelta(0) and oncall:
+        change = check_freshness(conn, now or datetime.now(UTC), freshness_limit, oncall, sender)
+        summary.freshness = change.event if change else None
     summary.delivery = deliver_pending(conn, send, max_attempts)
     return summary.as_dict()
 
@@ -85,4 +94,6 @@ def run_alerts_from_airflow(as_of: datetime, threshold: int) -> dict[str, Any]:
             sender=airflow_sender_address(),
             tolerance_units=int(setting("discrepancy_tolerance_units")),
             tolerance_value=Decimal(setting("discrepancy_tolerance_value")),
+            freshness_limit=timedelta(minutes=float(setting("freshness_limit_minutes"))),
+            oncall=setting("oncall_email"),
         )
