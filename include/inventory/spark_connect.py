@@ -148,9 +148,9 @@ class AnalyticsBuildOperator(WarehouseSparkSubmitOperator):
 
 
 def _jdbc_warehouse():
-    """spark_jobs.jobio.Warehouse from the Airflow connection warehouse_db (inside a task)."""
+    """spark_jobs.jobio.Warehouse (JDBC URL and credentials) from the connection warehouse_db (inside a task)."""
     from include.inventory.warehouse import Warehouse
-    from spark_jobs import jobio
+    from spark_jobs.jobio import Warehouse as JdbcWarehouse
 
-    warehouse = Warehouse.from_airflow()
-    return jobio.Warehouse(warehouse.jdbc_url, warehouse.user, warehouse.password)
+    w = Warehouse.from_airflow()
+    return JdbcWarehouse(w.jdbc_url, w.user, w.password)
