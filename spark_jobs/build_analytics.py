@@ -28,6 +28,7 @@ import argparse
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -285,8 +286,24 @@ def sales_query(p: Params) -> str:
     )
 
 
-def read_raw(spark: SparkSession, db: Warehouse, p: Params) -> dict[str, DataFrame]:
-    """The raw inputs as of p.as_of (events after it are not read at all), limited to what build_tables needs."""
+class JdbcReader:
+    """Reads queries through Spark's JDBC source, on the server (or cluster): the path for any amount of data."""
+
+    def __init__(self, spark: SparkSession, db: Warehouse):
+        self.spark, self.db = spark, db
+
+    def query(self, sql: str, schema) -> DataFrame:
+        return read_query(self.spark, self.db, sql, schema)
+
+    def partitioned(self, sql: str, schema, column: str, partitions: int, bounds_query: str | None = None):
+        return read_partitioned(self.spark, self.db, sql, schema, column, partitions, bounds_query)
+
+
+def read_raw(reader, p: Params) -> dict[str, DataFrame]:
+    """The raw inputs as of p.as_of (events after it are not read at all), limited to what build_tables needs.
+
+    `reader`: JdbcReader, or localio.LocalReader for the pairs mode's few rows on Spark Connect.
+    """
     at, start, pairs = _instant(p.as_of), _start(p), _pair_filter(p)
     s = schemas
     counts_query = (
@@ -302,9 +319,7 @@ def read_raw(spark: SparkSession, db: Warehouse, p: Params) -> dict[str, DataFra
         )
     small = p.mode == "pairs"  # a few pairs' rows: one JDBC query each, no range partitions
     partitions = 1 if small else p.read_partitions
-    sales = read_partitioned(
-        spark,
-        db,
+    sales = reader.partitioned(
         sales_query(p),
         s.SALES,
         "product_id",
@@ -312,9 +327,7 @@ def read_raw(spark: SparkSession, db: Warehouse, p: Params) -> dict[str, DataFra
         bounds_query="SELECT min(product_id) AS lo, max(product_id) AS hi FROM raw.products",
     )
     if start:
-        totals = read_query(
-            spark,
-            db,
+        totals = reader.query(
             "SELECT product_id, warehouse_id, sum(units_sold) AS units_sold, min(unit_price) AS unit_price, "
             f"sum(total_revenue) AS total_revenue, max(sale_date) AS sale_date, count(*) AS transactions "
             f"FROM raw.product_sales WHERE sale_date <= {at}{pairs} GROUP BY product_id, warehouse_id",
@@ -323,29 +336,25 @@ def read_raw(spark: SparkSession, db: Warehouse, p: Params) -> dict[str, DataFra
     else:
         totals = sales
     raw = {
-        "products": read_query(spark, db, "SELECT * FROM raw.products", s.PRODUCTS),
-        "warehouses": read_query(spark, db, "SELECT * FROM raw.warehouse", s.WAREHOUSES),
-        "locations": read_query(spark, db, "SELECT * FROM raw.warehouse_locations", s.LOCATIONS),
-        "counts": read_partitioned(spark, db, counts_query, s.COUNTS, "inventory_id", partitions),
-        "first_counts": read_query(
-            spark,
-            db,
+        "products": reader.query("SELECT * FROM raw.products", s.PRODUCTS),
+        "warehouses": reader.query("SELECT * FROM raw.warehouse", s.WAREHOUSES),
+        "locations": reader.query("SELECT * FROM raw.warehouse_locations", s.LOCATIONS),
+        "counts": reader.partitioned(counts_query, s.COUNTS, "inventory_id", partitions),
+        "first_counts": reader.query(
             "SELECT product_id, warehouse_id, min(counted_at) AS counted_at FROM raw.inventory "
             f"WHERE counted_at <= {at}{pairs} GROUP BY product_id, warehouse_id",
             s.FIRST_COUNTS,
         ),
         "sales": sales,
         "sales_totals": totals,
-        "receipts": read_query(
-            spark, db, f"SELECT * FROM raw.stock_receipts WHERE received_at <= {at}{pairs}", s.RECEIPTS
-        ),
+        "receipts": reader.query(f"SELECT * FROM raw.stock_receipts WHERE received_at <= {at}{pairs}", s.RECEIPTS),
     }
     if p.mode == "pairs":
-        raw["published"] = read_published(spark, db, p)
+        raw["published"] = read_published(reader, p)
     return raw
 
 
-def read_published(spark: SparkSession, db: Warehouse, p: Params) -> dict:
+def read_published(reader, p: Params) -> dict:
     """What the pairs mode reads of the published tables: rollups of the rows it keeps, and two small tables.
 
     Kept rows: every row of another pair (for the fact tables: or of a day before from_date). PostgreSQL sums
@@ -358,7 +367,7 @@ def read_published(spark: SparkSession, db: Warehouse, p: Params) -> dict:
     yesterday = (p.from_date - timedelta(days=1), _last_day(p))
 
     def rollup(r: transforms.Rollup, where: str, days=None) -> DataFrame:
-        return read_query(spark, db, r.sql(where, days), r.schema())
+        return reader.query(r.sql(where, days), r.schema())
 
     aging = t.aging_totals(p.aging_threshold_days)
     return {
@@ -370,15 +379,11 @@ def read_published(spark: SparkSession, db: Warehouse, p: Params) -> dict:
         "sales_by_day": rollup(t.SALES_BY_DAY, kept_facts, yesterday),
         "sales_by_product": rollup(t.SALES_BY_PRODUCT, kept_facts, period),
         "sales_by_warehouse": rollup(t.SALES_BY_WAREHOUSE, kept_facts, period),
-        "sales_daily": read_query(
-            spark,
-            db,
+        "sales_daily": reader.query(
             f"SELECT * FROM analytics.sales_daily WHERE date_key < DATE '{p.from_date.isoformat()}'",
             schemas.OUTPUTS["sales_daily"],
         ),
-        "product_inventory_metrics": read_query(
-            spark,
-            db,
+        "product_inventory_metrics": reader.query(
             f"SELECT * FROM analytics.product_inventory_metrics WHERE {kept}",
             schemas.OUTPUTS["product_inventory_metrics"],
         ),
@@ -424,17 +429,27 @@ def write_manifest(spark: SparkSession, db: Warehouse, p: Params, tables: list[s
     write_staging(db, df, MANIFEST_TABLE.split(".", 1)[1], refreshed_at)
 
 
+def _scope_text(p: Params) -> str:
+    return {"full": "full rebuild", "window": f"window mode, fact days from {p.from_date}"}.get(
+        p.mode, f"pairs mode, {len(p.pairs)} pairs from {p.from_date}"
+    )
+
+
 def run(spark: SparkSession, db: Warehouse, p: Params, log=print) -> dict[str, float]:
     """Read, build and write every table of this run to staging, then the manifest. Returns phase timings (s).
 
-    Works on a classic session (spark-submit) and on a Spark Connect one alike. Cached inputs are released at
-    the end, so a long-lived server keeps nothing of this run.
+    Works on a classic session (spark-submit) and on a Spark Connect one alike. On Spark Connect the pairs mode
+    moves its few rows through the client (spark_jobs/localio.py: one read transaction, one action, one write
+    transaction); every other run reads and writes through JDBC. Cached inputs are released at the end, so a
+    long-lived server keeps nothing of this run.
     """
-    began = time.monotonic()
     spark.conf.set("spark.sql.session.timeZone", "UTC")
     spark.conf.set("spark.sql.shuffle.partitions", str(max(2, p.read_partitions)))
-    refreshed_at = datetime.now(UTC)
     remote = type(spark).__module__.startswith("pyspark.sql.connect")
+    if remote and p.mode == "pairs":
+        return _run_small(spark, db, p, log)
+    began = time.monotonic()
+    refreshed_at = datetime.now(UTC)
     kept: list[DataFrame] = []
 
     def keep(df: DataFrame) -> DataFrame:
@@ -444,27 +459,20 @@ def run(spark: SparkSession, db: Warehouse, p: Params, log=print) -> dict[str, f
         kept.append(df.localCheckpoint() if remote else df.cache())
         return kept[-1]
 
-    raw = read_raw(spark, db, p)
-    # The inputs several tables share (on Spark Connect: every raw input), read concurrently. Of the published
-    # rollups only the metrics rows are read twice; the others are read once, by the write that needs them.
+    raw = read_raw(JdbcReader(spark, db), p)
+    # The inputs several tables share (on Spark Connect: every raw input), read concurrently.
     shared = [k for k, v in raw.items() if isinstance(v, DataFrame) and (remote or k in ("sales", "counts"))]
     with ThreadPoolExecutor(max_workers=p.write_threads) as pool:
         raw.update(zip(shared, pool.map(keep, [raw[k] for k in shared]), strict=True))
-    if remote and "published" in raw:
-        published = raw["published"]
-        published["product_inventory_metrics"] = keep(published["product_inventory_metrics"])
     tables = build_tables(raw, p, keep)
     planned = time.monotonic()
-    scope_text = {"full": "full rebuild", "window": f"window mode, fact days from {p.from_date}"}.get(
-        p.mode, f"pairs mode, {len(p.pairs)} pairs from {p.from_date}"
-    )
-    log(f"build_analytics: plans of {len(tables)} tables in {planned - began:.1f}s ({scope_text})")
+    log(f"build_analytics: plans of {len(tables)} tables in {planned - began:.1f}s ({_scope_text(p)})")
 
     def write(item: tuple[str, DataFrame]) -> None:
         name, df = item
         step = time.monotonic()
         # Small tables in one insert stream; the whole fact tables in as many as the cores.
-        whole_facts = name in ("fact_daily_sales", "fact_inventory_reconciliation") and p.mode != "pairs"
+        whole_facts = name in ("fact_daily_sales", "fact_inventory_reconciliation")
         write_staging(db, df if whole_facts else df.coalesce(1), name, refreshed_at)
         log(f"build_analytics: staging.{name} written in {time.monotonic() - step:.1f}s")
 
@@ -478,8 +486,43 @@ def run(spark: SparkSession, db: Warehouse, p: Params, log=print) -> dict[str, f
         for df in kept:
             df.unpersist()
     done = time.monotonic()
-    log(f"build_analytics: {len(tables)} tables as of {p.as_of.isoformat()} ({scope_text}) in {done - began:.1f}s")
+    log(f"build_analytics: {len(tables)} tables as of {p.as_of.isoformat()} ({_scope_text(p)}) in {done - began:.1f}s")
     return {"plan_s": round(planned - began, 2), "write_s": round(done - planned, 2), "total_s": round(done - began, 2)}
+
+
+def _run_small(spark: SparkSession, db: Warehouse, p: Params, log) -> dict[str, float]:
+    """The pairs mode on Spark Connect: the same reads, transforms and staging rows, through spark_jobs/localio.py."""
+    import psycopg2
+
+    from spark_jobs import localio
+
+    began = time.monotonic()
+    refreshed_at = datetime.now(UTC)
+    kept: list[DataFrame] = []
+
+    def keep(df: DataFrame) -> DataFrame:
+        """An intermediate several tables read: computed once, so each table's plan stays small."""
+        kept.append(df.localCheckpoint())
+        return kept[-1]
+
+    # A few hundred rows: no adaptive re-planning stage by stage, and no broadcast (each one a job of its own).
+    spark.conf.set("spark.sql.adaptive.enabled", "false")
+    spark.conf.set("spark.sql.autoBroadcastJoinThreshold", "-1")
+    with closing(psycopg2.connect(**localio.libpq_kwargs(db))) as conn:
+        raw = read_raw(localio.LocalReader(spark, conn), p)
+        conn.rollback()  # the read snapshot ends here
+        read = time.monotonic()
+        tables = build_tables(raw, p, keep)
+        rows = localio.collect_tables(tables, refreshed_at)
+        built = time.monotonic()
+        localio.write_staging(conn, rows, manifest_rows(p, list(tables)))
+    done = time.monotonic()
+    log(
+        f"build_analytics: {len(tables)} tables as of {p.as_of.isoformat()} ({_scope_text(p)}) in {done - began:.1f}s "
+        f"(read {read - began:.1f}s, built {built - read:.1f}s, {sum(map(len, rows.values()))} rows written "
+        f"in {done - built:.1f}s)"
+    )
+    return {"plan_s": round(read - began, 2), "write_s": round(done - read, 2), "total_s": round(done - began, 2)}
 
 
 def main(argv: list[str] | None = None) -> int:
