@@ -4,8 +4,8 @@
     python -m include.portal deactivate EMAIL [--role inventory_manager|store_manager]
     python -m include.portal activate EMAIL [--role ...]
 
-Deactivating an account stops its logins and, for an inventory manager, their low-stock emails (their row in
-raw.inventory_managers becomes inactive). Settings come from the environment (include/portal/config.py).
+Deactivating an account stops its logins, ends its sessions and, for an inventory manager, their low-stock emails
+(their alert recipient row becomes inactive). Settings come from the environment (include/portal/config.py).
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ def ensure_schema(database_url: str) -> bool:
     conn = db.connect(database_url)
     try:
         with conn.cursor() as cur:
-            cur.execute("SELECT to_regclass('portal.accounts') IS NULL")
+            # The newest of the portal's tables: missing on a database from before it (or before the portal).
+            cur.execute("SELECT to_regclass('portal.sessions') IS NULL")
             (missing,) = cur.fetchone()
         conn.rollback()
         if missing:

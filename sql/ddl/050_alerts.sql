@@ -43,7 +43,7 @@ COMMENT ON TABLE alerts.low_stock_episodes IS 'Low-stock episodes per product x 
 -- message (same Message-ID) and nothing is lost when the SMTP server is down.
 CREATE TABLE IF NOT EXISTS alerts.alert_log (
     alert_id        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    kind            text NOT NULL CHECK (kind IN ('low_stock', 'discrepancy', 'failure')),
+    kind            text NOT NULL,
     dedup_key       text UNIQUE,
     recipients      text[] NOT NULL,
     subject         text NOT NULL,
@@ -57,5 +57,10 @@ CREATE TABLE IF NOT EXISTS alerts.alert_log (
     sent_at         timestamptz,
     CHECK ((status = 'sent') = (sent_at IS NOT NULL))
 );
+-- The kinds of email (account: the manager portal's address confirmations and password resets). Re-stated on every
+-- run so an older database gets the newer list.
+ALTER TABLE alerts.alert_log DROP CONSTRAINT IF EXISTS alert_log_kind_check;
+ALTER TABLE alerts.alert_log ADD CONSTRAINT alert_log_kind_check
+    CHECK (kind IN ('low_stock', 'discrepancy', 'failure', 'account'));
 CREATE INDEX IF NOT EXISTS alert_log_unsent_idx ON alerts.alert_log (alert_id) WHERE status <> 'sent';
 COMMENT ON TABLE alerts.alert_log IS 'Email outbox: pending -> sent; failed when refused, out of attempts or without recipient (last_error says).';
