@@ -559,7 +559,8 @@ def request_reset(
         "VALUES (%s, %s, %s, %s, %s) RETURNING reset_id",
         (found[0], digest(secret), client_ip, now, now + ttl),
     )
-    return get_account(cur, found[0]), cur.fetchone()[0], secret
+    (reset_id,) = cur.fetchone()
+    return get_account(cur, found[0]), reset_id, secret
 
 
 def reset_account(cur: PgCursor, reset_id: int, secret: str, now: datetime, lock: bool = False) -> Account | None:
