@@ -25,8 +25,12 @@ _SERVER_URI: str | None = None
 
 
 def _server_uri() -> str:
+    """Where the session's databases are made: the local cluster's superuser (LOCAL_PG_ADMIN_URL, set by
+    scripts/env.sh; the pipeline and the portal themselves connect as their own roles), or the configured server."""
     from include.inventory.db import libpq_dsn, warehouse_uri
 
+    if os.environ.get("LOCAL_PG_ADMIN_URL"):
+        return libpq_dsn(os.environ["LOCAL_PG_ADMIN_URL"]).rstrip("/")
     uri = libpq_dsn(warehouse_uri())
     return uri.rsplit("/", 1)[0]
 

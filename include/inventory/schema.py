@@ -123,7 +123,7 @@ EXPECTED_TABLES: dict[str, tuple[str, ...]] = {
         "sent_at",
     ),
     "sim.shrinkage_events": ("event_id", "product_id", "warehouse_id", "occurred_at", "units", "reason", "batch_id"),
-    "raw.inventory_managers": ("manager_id", "name", "email", "phone", "location_id", "active", "created_at"),
+    "portal.inventory_managers": ("manager_id", "name", "email", "phone", "location_id", "active", "created_at"),
     "portal.accounts": (
         "account_id",
         "role",

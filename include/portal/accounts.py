@@ -1,7 +1,7 @@
 """Accounts: registration proved by an emailed link, password checks with throttling, sessions, password reset and
 change, and the alert switch wired to the manager's alert recipient row.
 
-An inventory manager's account points at their row in `raw.inventory_managers`, the table the low-stock alert
+An inventory manager's account points at their row in `portal.inventory_managers`, the table the low-stock alert
 routing reads (`include.inventory.alerts.active_managers`): confirming a registration inserts (or claims) that
 row, active, for their location; stopping alerts or closing the account sets it inactive, which stops the emails.
 Nothing of that row changes before the address is proved. Store managers have no row there.
@@ -313,7 +313,7 @@ def confirm_registration(cur: PgCursor, registration_id: int, secret: str, now: 
     manager_id = None
     if role == INVENTORY_MANAGER:
         cur.execute(
-            "SELECT m.manager_id, a.account_id FROM raw.inventory_managers m "
+            "SELECT m.manager_id, a.account_id FROM portal.inventory_managers m "
             "LEFT JOIN portal.accounts a ON a.manager_id = m.manager_id "
             "WHERE lower(m.email) = lower(%s) FOR UPDATE OF m",
             (email,),
@@ -324,13 +324,13 @@ def confirm_registration(cur: PgCursor, registration_id: int, secret: str, now: 
         if found:
             manager_id = found[0]
             cur.execute(
-                "UPDATE raw.inventory_managers SET name = %s, phone = %s, location_id = %s, active = true "
+                "UPDATE portal.inventory_managers SET name = %s, phone = %s, location_id = %s, active = true "
                 "WHERE manager_id = %s",
                 (name, phone, location_id, manager_id),
             )
         else:
             cur.execute(
-                "INSERT INTO raw.inventory_managers (name, email, phone, location_id, active) "
+                "INSERT INTO portal.inventory_managers (name, email, phone, location_id, active) "
                 "VALUES (%s, %s, %s, %s, true) RETURNING manager_id",
                 (name, email, phone, location_id),
             )
@@ -359,7 +359,7 @@ _ACCOUNT_SELECT = """
            a.department, a.manager_id, coalesce(m.active, false), a.active
     FROM portal.accounts a
     JOIN raw.warehouse_locations l USING (location_id)
-    LEFT JOIN raw.inventory_managers m ON m.manager_id = a.manager_id
+    LEFT JOIN portal.inventory_managers m ON m.manager_id = a.manager_id
 """
 
 
@@ -601,7 +601,7 @@ def set_alerts(cur: PgCursor, account_id: int, active: bool) -> bool:
     """Start or stop an inventory manager's low-stock emails (their recipient row). False when the account has no
     such row (a store manager)."""
     cur.execute(
-        "UPDATE raw.inventory_managers m SET active = %s FROM portal.accounts a "
+        "UPDATE portal.inventory_managers m SET active = %s FROM portal.accounts a "
         "WHERE a.manager_id = m.manager_id AND a.account_id = %s AND a.active",
         (active, account_id),
     )
@@ -612,7 +612,7 @@ def deactivate(cur: PgCursor, account_id: int, now: datetime) -> None:
     """The account can no longer log in, its sessions end, and its low-stock emails stop."""
     cur.execute("UPDATE portal.accounts SET active = false WHERE account_id = %s", (account_id,))
     cur.execute(
-        "UPDATE raw.inventory_managers SET active = false "
+        "UPDATE portal.inventory_managers SET active = false "
         "WHERE manager_id = (SELECT manager_id FROM portal.accounts WHERE account_id = %s)",
         (account_id,),
     )
@@ -632,7 +632,7 @@ def set_active_by_email(
     changed = cur.fetchall()
     managers = [m for _, _, m in changed if m is not None]
     if managers:
-        cur.execute("UPDATE raw.inventory_managers SET active = %s WHERE manager_id = ANY(%s)", (active, managers))
+        cur.execute("UPDATE portal.inventory_managers SET active = %s WHERE manager_id = ANY(%s)", (active, managers))
     if not active:
         if now is None:
             cur.execute("SELECT clock_timestamp()")

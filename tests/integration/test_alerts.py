@@ -115,7 +115,7 @@ def db(fresh_schema):
             )
         for name, address, location_id, active in MANAGERS:
             cur.execute(
-                "INSERT INTO raw.inventory_managers (name, email, location_id, active) VALUES (%s, %s, %s, %s)",
+                "INSERT INTO portal.inventory_managers (name, email, location_id, active) VALUES (%s, %s, %s, %s)",
                 (name, address, location_id, active),
             )
     return conn
@@ -392,11 +392,11 @@ def test_failure_notification_through_the_outbox(db, sink, monkeypatch):
 
 def test_seed_managers_one_per_location_idempotent(db):
     with transaction(db) as cur:
-        cur.execute("DELETE FROM raw.inventory_managers")
+        cur.execute("DELETE FROM portal.inventory_managers")
     assert alerts.seed_managers(db, 42) == len(LOCATIONS)
     assert alerts.seed_managers(db, 42) == 0
     with db.cursor() as cur:
-        cur.execute("SELECT location_id, email, active FROM raw.inventory_managers ORDER BY location_id")
+        cur.execute("SELECT location_id, email, active FROM portal.inventory_managers ORDER BY location_id")
         rows = cur.fetchall()
     db.rollback()
     assert [r[0] for r in rows] == [1, 2, 3]

@@ -7,13 +7,16 @@ adds up over many registrations and logins); test_portal_accounts.py checks the 
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import portal_seed as seed
 import pytest
 from portal_helpers import Mailbox, TestClient
 
+from include.inventory.db import libpq_dsn
 from include.portal.app import create_app
 from include.portal.config import PortalSettings, SmtpSettings
 
@@ -55,10 +58,23 @@ def clock() -> Clock:
     return Clock()
 
 
+def as_role(uri: str, role: str, password: str = "") -> str:
+    """The same database, logged in as `role` (the local cluster trusts loopback; elsewhere PORTAL_DB_PASSWORD)."""
+    parts = urlsplit(libpq_dsn(uri))
+    auth = quote(role) + (":" + quote(password, safe="") if password else "")
+    return urlunsplit(parts._replace(netloc=f"{auth}@{parts.hostname}:{parts.port or 5432}"))
+
+
+@pytest.fixture(scope="session")
+def portal_uri(warehouse_uri) -> str:
+    """The portal connects as its own role, portal_app, as it does in every deployment."""
+    return as_role(warehouse_uri, "portal_app", os.environ.get("PORTAL_DB_PASSWORD", ""))
+
+
 @pytest.fixture
-def settings(warehouse_uri, mailbox) -> PortalSettings:
+def settings(portal_uri, mailbox) -> PortalSettings:
     return PortalSettings(
-        database_url=warehouse_uri,
+        database_url=portal_uri,
         smtp=SmtpSettings(host="127.0.0.1", port=mailbox.port, ssl=False, starttls=False),
         secret_key="test-secret-key-" + "x" * 32,
         poll_seconds=1,

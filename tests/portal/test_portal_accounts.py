@@ -331,7 +331,7 @@ def test_closing_the_account_needs_the_password_and_logs_out(client, seeded):
     done = client.post("/account/deactivate", data={"csrf_token": token, "password": PASSWORD})
     assert done.status_code == 303 and done.headers["location"] == "/"
     assert rows(
-        seeded, "SELECT a.active, m.active FROM portal.accounts a JOIN raw.inventory_managers m USING (manager_id)"
+        seeded, "SELECT a.active, m.active FROM portal.accounts a JOIN portal.inventory_managers m USING (manager_id)"
     ) == [(False, False)]
     assert client.get("/api/dashboard").status_code == 401
     assert rows(seeded, "SELECT count(*) FROM portal.sessions WHERE revoked_at IS NULL") == [(0,)]

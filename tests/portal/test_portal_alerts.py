@@ -104,14 +104,14 @@ def test_registering_claims_an_existing_manager_row(client, seeded):
     routing reads is reused, updated and made active, not duplicated."""
     with transaction(seeded) as cur:
         cur.execute(
-            "INSERT INTO raw.inventory_managers (name, email, phone, location_id, active) "
+            "INSERT INTO portal.inventory_managers (name, email, phone, location_id, active) "
             "VALUES ('Old Name', %s, NULL, 3, false) RETURNING manager_id",
             (EMAIL.upper(),),
         )
         (manager_id,) = cur.fetchone()
     registered_and_logged_in(client, INVENTORY_MANAGER, location_id="2", name="Ann Lee")
     with seeded.cursor() as cur:
-        cur.execute("SELECT manager_id, name, location_id, active FROM raw.inventory_managers")
+        cur.execute("SELECT manager_id, name, location_id, active FROM portal.inventory_managers")
         assert cur.fetchall() == [(manager_id, "Ann Lee", 2, True)]
         cur.execute("SELECT manager_id FROM portal.accounts")
         assert cur.fetchall() == [(manager_id,)]
@@ -125,6 +125,6 @@ def test_a_linked_manager_row_cannot_be_claimed_twice(client, make_client, seede
     assert response.status_code == 200 and "If that address can be registered" in response.text
     assert "already have an account" in again.mailbox.messages(EMAIL)[-1].get_body(("plain",)).get_content()
     with seeded.cursor() as cur:
-        cur.execute("SELECT count(*) FROM raw.inventory_managers")
+        cur.execute("SELECT count(*) FROM portal.inventory_managers")
         assert cur.fetchone() == (1,)
     seeded.rollback()

@@ -275,11 +275,11 @@ def test_a_wrong_password_shows_the_generic_error(server, page, seeded):
 def test_a_seeded_recipient_is_not_taken_over_from_another_browser(server, browser, seeded, mailbox):
     with transaction(seeded) as cur:
         cur.execute(
-            "INSERT INTO raw.inventory_managers (name, email, phone, location_id, active) "
+            "INSERT INTO portal.inventory_managers (name, email, phone, location_id, active) "
             "VALUES ('Donna Kim', 'donna.kim@example.com', '+1-555-010-0101', 1, true) RETURNING manager_id"
         )
         (manager_id,) = cur.fetchone()
-    before = one(seeded, "SELECT name, phone, location_id, active FROM raw.inventory_managers")
+    before = one(seeded, "SELECT name, phone, location_id, active FROM portal.inventory_managers")
     mallory, donna = new_tab(browser), new_tab(browser)
     fill_registration(
         mallory,
@@ -292,7 +292,7 @@ def test_a_seeded_recipient_is_not_taken_over_from_another_browser(server, brows
         email="donna.kim@example.com",
         password="mallory knows this one",
     )
-    assert one(seeded, "SELECT name, phone, location_id, active FROM raw.inventory_managers") == before
+    assert one(seeded, "SELECT name, phone, location_id, active FROM portal.inventory_managers") == before
     mallory.goto(server + "/login/inventory_manager")
     mallory.get_by_label("Email").fill("donna.kim@example.com")
     mallory.get_by_label("Password").fill("mallory knows this one")
@@ -303,7 +303,7 @@ def test_a_seeded_recipient_is_not_taken_over_from_another_browser(server, brows
     follow_link(donna, server, mailbox, "donna.kim@example.com", password="donna's own passphrase")
     assert "not the password chosen" in donna.get_by_role("alert").inner_text()
     assert one(seeded, "SELECT count(*) FROM portal.accounts") == (0,)
-    assert one(seeded, "SELECT name, phone, location_id, active FROM raw.inventory_managers") == before
+    assert one(seeded, "SELECT name, phone, location_id, active FROM portal.inventory_managers") == before
 
     # Donna registers herself, follows her own link: her row, now linked to her account.
     fill_registration(
@@ -320,7 +320,7 @@ def test_a_seeded_recipient_is_not_taken_over_from_another_browser(server, brows
     follow_link(donna, server, mailbox, "donna.kim@example.com", password="donna's own passphrase")
     donna.wait_for_url("**/dashboard")
     assert one(seeded, "SELECT manager_id, name FROM portal.accounts") == (manager_id, "Donna Kim")
-    assert one(seeded, "SELECT location_id, active FROM raw.inventory_managers") == (1, True)
+    assert one(seeded, "SELECT location_id, active FROM portal.inventory_managers") == (1, True)
     assert [p for p in mallory.problems + donna.problems if "status of 401" not in p] == []
 
 

@@ -50,7 +50,7 @@ def donna(seeded):
     """A seeded inventory manager (an alert recipient of Northfield) with no portal account."""
     with transaction(seeded) as cur:
         cur.execute(
-            "INSERT INTO raw.inventory_managers (name, email, phone, location_id, active) "
+            "INSERT INTO portal.inventory_managers (name, email, phone, location_id, active) "
             "VALUES ('Donna Kim', %s, '+1-555-010-0101', 1, true) RETURNING manager_id",
             (DONNA,),
         )
@@ -59,7 +59,9 @@ def donna(seeded):
 
 def recipient(conn, manager_id: int) -> tuple:
     return rows(
-        conn, "SELECT name, phone, location_id, active FROM raw.inventory_managers WHERE manager_id = %s", (manager_id,)
+        conn,
+        "SELECT name, phone, location_id, active FROM portal.inventory_managers WHERE manager_id = %s",
+        (manager_id,),
     )[0]
 
 
