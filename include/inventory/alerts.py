@@ -315,12 +315,24 @@ def _html_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return f"{table}<thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _html_page(title: str, paragraphs: Sequence[str], table: str) -> str:
+def _html_page(title: str, paragraphs: Sequence[str], table: str, links: Sequence[tuple[str, str]] = ()) -> str:
     ps = "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
+    anchors = "".join(f'<p><a href="{html.escape(u, quote=True)}">{html.escape(label)}</a></p>' for label, u in links)
     return (
         f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title></head>'
-        f"<body>{ps}{table}</body></html>"
+        f"<body>{ps}{table}{anchors}</body></html>"
     )
+
+
+def portal_links(portal_url: str | None) -> list[tuple[str, str]]:
+    """The manager portal's pages a manager's digest links to (Variable `portal_base_url`)."""
+    if not portal_url:
+        return []
+    base = one_line(portal_url).rstrip("/")
+    return [
+        ("Your inventory page on the manager portal", f"{base}/dashboard"),
+        ("Manage these emails (switch them off or on)", f"{base}/account"),
+    ]
 
 
 # ------------------------------------------------------------------------------------------------ outbox
@@ -396,7 +408,12 @@ class LowStockItem:
 
 
 def low_stock_message(
-    items: Sequence[LowStockItem], to: Sequence[Address], greeting: str, sender: str, now: datetime | None = None
+    items: Sequence[LowStockItem],
+    to: Sequence[Address],
+    greeting: str,
+    sender: str,
+    now: datetime | None = None,
+    links: Sequence[tuple[str, str]] = (),
 ) -> EmailMessage:
     critical = sum(1 for i in items if i.level == CRITICAL)
     warehouses = sorted({i.warehouse_name for i in items})
@@ -410,14 +427,14 @@ def low_stock_message(
         "email. Each one is listed once; you will hear again only if it runs out of stock.",
     ]
     rows = [i.row for i in items]
-    text = "\n\n".join([*intro, _text_table(LOW_STOCK_COLUMNS, rows)]) + "\n"
+    text = "\n\n".join([*intro, _text_table(LOW_STOCK_COLUMNS, rows), *(f"{k}:\n{u}" for k, u in links)]) + "\n"
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%d-%H%M")
     return build_message(
         sender=sender,
         to=to,
         subject=subject,
         text=text,
-        html_body=_html_page(subject, intro, _html_table(LOW_STOCK_COLUMNS, rows)),
+        html_body=_html_page(subject, intro, _html_table(LOW_STOCK_COLUMNS, rows), links),
         attachment=(f"low_stock_{stamp}.csv", _csv_bytes(LOW_STOCK_COLUMNS, rows)),
         now=now,
     )
@@ -450,8 +467,10 @@ def enqueue_low_stock_digests(
     fallback_recipients: str | Iterable[str],
     sender: str = DEFAULT_SENDER,
     now: datetime | None = None,
+    portal_url: str | None = None,
 ) -> list[Enqueued]:
-    """One outbox row per manager with new episodes in their location, one for the uncovered warehouses.
+    """One outbox row per manager with new episodes in their location, one for the uncovered warehouses. A
+    manager's digest links to their page on the manager portal and to where they switch the emails off.
 
     Uncovered warehouses (no active manager at their location) go to `fallback_recipients` in one email; when
     there are none, the row is recorded `failed` with "no recipient". Every listed episode gets
@@ -478,7 +497,7 @@ def enqueue_low_stock_digests(
         for manager_id, its in sorted(per_manager.items()):
             manager = by_id[manager_id]
             to = [_address(manager.email, manager.name)]
-            msg = low_stock_message(its, to, f"Hello {one_line(manager.name)},", sender, now)
+            msg = low_stock_message(its, to, f"Hello {one_line(manager.name)},", sender, now, portal_links(portal_url))
             enqueued.append(_enqueue_low_stock(cur, msg, [manager.email], its))
         if uncovered:
             msg = None
@@ -834,6 +853,7 @@ def run_alerts(
     tolerance_value: Decimal = Decimal("0.00"),
     max_attempts: int = MAX_ATTEMPTS,
     now: datetime | None = None,
+    portal_url: str | None = None,
 ) -> dict[str, Any]:
     """One alerting run: update episodes, enqueue the digests, deliver the outbox. Returns a summary dict:
 
@@ -845,7 +865,7 @@ def run_alerts(
     summary = RunSummary()
     for change in update_episodes(conn, as_of, threshold):
         summary.episodes[change.event] += 1
-    queued = enqueue_low_stock_digests(conn, threshold, fallback, sender, now)
+    queued = enqueue_low_stock_digests(conn, threshold, fallback, sender, now, portal_url)
     digest = enqueue_discrepancy_digest(conn, as_of, tolerance_units, tolerance_value, fallback, sender, now)
     for item in [*queued, *([digest] if digest else [])]:
         if not item.recipients:
@@ -874,6 +894,7 @@ def run_alerts_from_airflow(as_of: datetime, threshold: int) -> dict[str, Any]:
             sender=airflow_sender_address(),
             tolerance_units=int(setting("discrepancy_tolerance_units")),
             tolerance_value=Decimal(setting("discrepancy_tolerance_value")),
+            portal_url=setting("portal_base_url"),
         )
     finally:
         conn.close()

@@ -401,3 +401,17 @@ def test_seed_managers_one_per_location_idempotent(db):
     db.rollback()
     assert [r[0] for r in rows] == [1, 2, 3]
     assert all(r[1].endswith("@example.com") and r[2] for r in rows)
+
+
+def test_a_managers_digest_links_to_their_portal_page_and_to_managing_the_emails(db, sink):
+    set_stock(db, {(1, 1): 5, (3, 4): 2})
+    run(db, sink, T0, portal_url="http://portal.example.com:8091/")
+    (alice,) = sink.to("alice@example.com")
+    text = alice.get_body(("plain",)).get_content()
+    page = alice.get_body(("html",)).get_content()
+    for path in ("/dashboard", "/account"):
+        assert f"http://portal.example.com:8091{path}" in text
+        assert f'<a href="http://portal.example.com:8091{path}">' in page
+    assert "Manage these emails" in text
+    (ops,) = sink.to("ops@example.com")  # the fallback list has no portal account to manage
+    assert "http://portal.example.com:8091" not in ops.get_body(("plain",)).get_content()
