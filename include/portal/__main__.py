@@ -11,6 +11,7 @@ Deactivating an account stops its logins, ends its sessions and, for an inventor
 from __future__ import annotations
 
 import argparse
+import os
 import socket
 import sys
 
@@ -19,7 +20,10 @@ from include.portal.accounts import ROLES
 
 def ensure_schema(database_url: str) -> bool:
     """Apply the warehouse DDL (sql/ddl, idempotent: IF NOT EXISTS throughout) when the portal's tables are missing,
-    e.g. on a database created before the portal existed. Returns whether it did."""
+    e.g. on a database created before the portal existed. Returns whether it did.
+
+    `database_url` must be the warehouse owner's (the pipeline's AIRFLOW_CONN_WAREHOUSE_DB): the portal's own role
+    may not create anything. Without it, a missing table is an error that says what to run."""
     from include.inventory import db, schema
 
     conn = db.connect(database_url)
@@ -83,9 +87,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"cannot listen on {host}:{port} ({exc.strerror}): set PORTAL_PORT to a free port", file=sys.stderr)
             return 1
     try:
-        ensure_schema(settings.database_url)
+        ensure_schema(os.environ.get("AIRFLOW_CONN_WAREHOUSE_DB") or settings.database_url)
     except Exception as exc:  # noqa: BLE001 - reported as one clear line; the traceback helps nobody here
-        print(f"cannot prepare the warehouse database: {exc}", file=sys.stderr)
+        print(
+            f"cannot prepare the warehouse database: {exc}\nCreate the schema first as the warehouse owner "
+            "(`make demo`, or trigger refresh_inventory_tables_dag with confirm=true), then start the portal again.",
+            file=sys.stderr,
+        )
         return 1
     print(f"Manager portal on http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{port}", flush=True)
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info", proxy_headers=False)
