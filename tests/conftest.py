@@ -62,6 +62,7 @@ def pytest_configure(config):
             "project-local cluster, or set AIRFLOW_CONN_WAREHOUSE_DB to a server you can create databases on."
         ) from exc
     os.environ["AIRFLOW_CONN_WAREHOUSE_DB"] = f"{_SERVER_URI}/{warehouse}"
+    os.environ.pop("PORTAL_DATABASE_URL", None)  # scripts/env.sh's points at the developer's own database
     os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = (
         f"postgresql+psycopg2://{_SERVER_URI.split('://', 1)[1]}/{metadata}"
     )

@@ -3,6 +3,7 @@ settings."""
 
 from __future__ import annotations
 
+import json
 import stat
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -227,6 +228,45 @@ def test_without_a_key_one_is_generated_once_and_kept_private(tmp_path):
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     other = settings_from_env({}, secret_file=tmp_path / "other" / "secret_key")
     assert other.secret_key != first.secret_key  # random, not a constant in the code
+
+
+def test_links_smtp_and_session_expiry_from_the_environment(tmp_path):
+    smtp = {
+        "conn_type": "smtp",
+        "host": "mail.example.com",
+        "port": 587,
+        "login": "portal",
+        "password": "s3cret-pass",
+        "extra": {"disable_ssl": True, "from_email": "portal@example.com"},
+    }
+    env = {
+        "PORTAL_SECRET_KEY": "k" * 40,
+        "AIRFLOW_VAR_PORTAL_BASE_URL": "https://portal.example.com/",
+        "AIRFLOW_CONN_SMTP_DEFAULT": json.dumps(smtp),
+        "PORTAL_SESSION_IDLE_MINUTES": "10",
+        "PORTAL_SESSION_HOURS": "2",
+    }
+    s = settings_from_env(env, secret_file=tmp_path / "unused")
+    assert s.base_url == "https://portal.example.com"
+    assert (s.smtp.host, s.smtp.port, s.smtp.starttls, s.smtp.ssl) == ("mail.example.com", 587, True, False)
+    assert (s.smtp.login, s.smtp.password, s.smtp.sender) == ("portal", "s3cret-pass", "portal@example.com")
+    assert "s3cret-pass" not in repr(s) and "s3cret-pass" not in repr(s.smtp)
+    assert (s.session_idle_seconds, s.session_absolute_seconds) == (600, 7200)
+    uri = settings_from_env(
+        {**env, "AIRFLOW_CONN_SMTP_DEFAULT": "smtp://u:p%40ss@mx.example.com:2525?disable_tls=true&disable_ssl=true"},
+        secret_file=tmp_path / "unused",
+    ).smtp
+    assert (uri.host, uri.port, uri.login, uri.password, uri.starttls, uri.ssl) == (
+        "mx.example.com",
+        2525,
+        "u",
+        "p@ss",
+        False,
+        False,
+    )
+    defaults = settings_from_env({"PORTAL_SECRET_KEY": "k" * 40}, secret_file=tmp_path / "unused")
+    assert (defaults.base_url, defaults.smtp.host, defaults.smtp.port) == ("http://localhost:8090", "127.0.0.1", 8025)
+    assert (defaults.session_idle_seconds, defaults.session_absolute_seconds) == (1800, 8 * 3600)
 
 
 def test_a_short_secret_key_is_refused():
