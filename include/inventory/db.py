@@ -19,7 +19,7 @@ from psycopg2.extensions import connection as PgConnection
 from include.inventory.config import WAREHOUSE_CONN_ID
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
-LOCAL_DEFAULT_URI = "postgresql://postgres@127.0.0.1:55432/inventory"
+LOCAL_DEFAULT_URI = "postgresql://inventory@127.0.0.1:55432/inventory"
 
 
 def warehouse_uri() -> str:
