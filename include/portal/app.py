@@ -23,9 +23,11 @@ read again on every request. Every POST carries the CSRF token. Every password c
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -137,6 +139,7 @@ def create_app(settings: PortalSettings, database: Database | None = None, clock
     verify_links = LinkSigner(settings.secret_key, "verify", timedelta(hours=settings.verify_link_hours))
     reset_links = LinkSigner(settings.secret_key, "reset", timedelta(minutes=settings.reset_link_minutes))
     devices = DeviceCookie(settings.secret_key, timedelta(days=settings.device_cookie_days))
+    hasher_pool = ThreadPoolExecutor(max_workers=settings.hash_workers, thread_name_prefix="portal-hash")
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.filters.update(money=fmt_money, units=fmt_units, decimal=fmt_decimal, pct=fmt_pct, time=fmt_time)
     templates.env.globals.update(ROLES=ROLES, ROLE_FIELD=ROLE_FIELD, CSRF_FIELD=CSRF_FIELD)
@@ -144,6 +147,7 @@ def create_app(settings: PortalSettings, database: Database | None = None, clock
     @asynccontextmanager
     async def lifespan(_: FastAPI):
         yield
+        hasher_pool.shutdown(wait=False, cancel_futures=True)
         db.close()
 
     app = FastAPI(title="Inventory manager portal", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
@@ -227,23 +231,34 @@ def create_app(settings: PortalSettings, database: Database | None = None, clock
             return None
         return devices.read(request.cookies.get(DeviceCookie.NAME)).get(account_id)
 
-    def check_password(
+    async def hashing(fn: Callable[..., Any], *args: Any) -> Any:
+        """Run a password hash or verification on the portal's small hashing pool (`hash_workers` threads): no
+        database connection is held meanwhile, and a flood of guesses queues there instead of filling the
+        request thread pool, so other requests (a dashboard's poll) keep being served."""
+        return await asyncio.get_running_loop().run_in_executor(hasher_pool, fn, *args)
+
+    async def check_password(
         request: Request, role: str, email: str, account_id: int | None, stored: str | None, password: str, purpose: str
     ) -> int | None:
         """Throttle, then verify `password` against `stored` with no connection held. Returns the check's id when
         it matched (mark it with `password_check_succeeded` in the transaction that acts on it), else None.
         Raises Throttled without verifying anything."""
-        with db.transaction() as cur:
-            check_id = accounts.begin_password_check(
-                cur,
-                accounts.account_key(role, email),
-                client_ip(request),
-                device_for(request, account_id),
-                purpose,
-                check_rules,
-                clock(),
-            )
-        return check_id if passwords.verify(stored, password) and stored is not None else None
+
+        def begin() -> int:
+            with db.transaction() as cur:
+                return accounts.begin_password_check(
+                    cur,
+                    accounts.account_key(role, email),
+                    client_ip(request),
+                    device_for(request, account_id),
+                    purpose,
+                    check_rules,
+                    clock(),
+                )
+
+        check_id = await run_in_threadpool(begin)
+        matched = await hashing(passwords.verify, stored, password)
+        return check_id if matched and stored is not None else None
 
     def throttled(request: Request, template: str, exc: Throttled, status_code: int = 429, **context: Any):
         minutes = max(1, math.ceil(exc.retry_after.total_seconds() / 60))
@@ -366,10 +381,11 @@ def create_app(settings: PortalSettings, database: Database | None = None, clock
                 errors=errors,
             )
 
+        # Hashed before a connection is borrowed, and whether or not the address has an account: the answer takes
+        # as long either way.
+        password_hash = await hashing(passwords.hash, registration.password)
+
         def request_link() -> list[int]:
-            # Hashed before a connection is borrowed, and whether or not the address has an account: the answer
-            # takes as long either way.
-            password_hash = passwords.hash(registration.password)
             now = clock()
             with db.transaction() as cur:
                 outcome = accounts.request_registration(
@@ -456,33 +472,41 @@ def create_app(settings: PortalSettings, database: Database | None = None, clock
         token, password = str(form.get("token") or ""), str(form.get("password") or "")
         found = verify_links.loads(token)
 
-        def confirm() -> tuple[str, Any]:
+        async def confirm() -> tuple[str, Any]:
             if found is None:
                 return "invalid", None
-            with db.transaction() as cur:
-                pending = accounts.pending_registration(cur, *found, clock())
+
+            def pending_one():
+                with db.transaction() as cur:
+                    return accounts.pending_registration(cur, *found, clock())
+
+            pending = await run_in_threadpool(pending_one)
             if pending is None:
                 return "invalid", None
             try:
-                check_id = check_password(
+                check_id = await check_password(
                     request, pending.role, pending.email, None, pending.password_hash, password, "confirm"
                 )
             except Throttled as exc:
                 return "throttled", (pending, exc)
             if check_id is None:
                 return "wrong", pending
-            try:
+
+            def create() -> int:
                 with db.transaction() as cur:
                     account_id = accounts.confirm_registration(cur, *found, clock())
                     accounts.password_check_succeeded(cur, check_id, clock(), check_rules.known_address)
                     start_session(request, cur, account_id)
+                    return account_id
+
+            try:
+                return "ok", await run_in_threadpool(create)
             except LookupError:
                 return "invalid", None
             except EmailTaken:
                 return "taken", pending
-            return "ok", account_id
 
-        outcome, detail = await run_in_threadpool(confirm)
+        outcome, detail = await confirm()
         if outcome == "invalid":
             return message(request, "Link not valid", LINK_INVALID, status_code=400)
         if outcome == "throttled":
@@ -523,22 +547,28 @@ def create_app(settings: PortalSettings, database: Database | None = None, clock
         form = await checked_form(request)
         email, password = str(form.get("email") or ""), str(form.get("password") or "")
 
-        def attempt() -> int | None:
+        def find() -> tuple[int | None, str | None, bool]:
             with db.transaction() as cur:
-                found = accounts.find_account(cur, role, email)
-            account_id, stored, active = found if found else (None, None, False)
-            check_id = check_password(request, role, email, account_id, stored, password, "login")
+                return accounts.find_account(cur, role, email) or (None, None, False)
+
+        async def attempt() -> int | None:
+            account_id, stored, active = await run_in_threadpool(find)
+            check_id = await check_password(request, role, email, account_id, stored, password, "login")
             if check_id is None or not active:
                 return None
-            new_hash = passwords.hash(password) if passwords.needs_rehash(stored) else None
-            with db.transaction() as cur:
-                accounts.password_check_succeeded(cur, check_id, clock(), check_rules.known_address)
-                accounts.record_login(cur, account_id, clock(), new_hash)
-                start_session(request, cur, account_id)
+            new_hash = await hashing(passwords.hash, password) if passwords.needs_rehash(stored) else None
+
+            def finish() -> None:
+                with db.transaction() as cur:
+                    accounts.password_check_succeeded(cur, check_id, clock(), check_rules.known_address)
+                    accounts.record_login(cur, account_id, clock(), new_hash)
+                    start_session(request, cur, account_id)
+
+            await run_in_threadpool(finish)
             return account_id
 
         try:
-            account_id = await run_in_threadpool(attempt)
+            account_id = await attempt()
         except Throttled as exc:
             return throttled(request, "login.html", exc, role=role, email=email)
         if account_id is None:
@@ -639,22 +669,29 @@ def create_app(settings: PortalSettings, database: Database | None = None, clock
         token = str(form.get("token") or "")
         found = reset_links.loads(token)
 
-        def apply() -> tuple[str, Any]:
+        def target() -> Account | None:
+            with db.transaction() as cur:
+                return accounts.reset_account(cur, *found, clock())
+
+        async def apply() -> tuple[str, Any]:
             if found is None:
                 return "invalid", None
-            with db.transaction() as cur:
-                account = accounts.reset_account(cur, *found, clock())
+            account = await run_in_threadpool(target)
             if account is None:
                 return "invalid", None
             errors = accounts.new_password_errors(form, account.email)
             if errors:
                 return "errors", (account, errors)
-            password_hash = passwords.hash(str(form.get("password")))
-            with db.transaction() as cur:
-                done = accounts.complete_reset(cur, *found, password_hash, clock())
+            password_hash = await hashing(passwords.hash, str(form.get("password")))
+
+            def complete() -> Account | None:
+                with db.transaction() as cur:
+                    return accounts.complete_reset(cur, *found, password_hash, clock())
+
+            done = await run_in_threadpool(complete)
             return ("ok", done) if done is not None else ("invalid", None)
 
-        outcome, detail = await run_in_threadpool(apply)
+        outcome, detail = await apply()
         if outcome == "invalid":
             return message(request, "Link not valid", LINK_INVALID, status_code=400)
         if outcome == "errors":
@@ -749,10 +786,13 @@ def create_app(settings: PortalSettings, database: Database | None = None, clock
             )
         return RedirectResponse("/account", status_code=303)
 
-    def check_own_password(request: Request, account: Account, password: str, purpose: str) -> int | None:
-        with db.transaction() as cur:
-            stored = accounts.password_hash_of(cur, account.account_id)
-        return check_password(request, account.role, account.email, account.account_id, stored, password, purpose)
+    async def check_own_password(request: Request, account: Account, password: str, purpose: str) -> int | None:
+        def stored_hash() -> str:
+            with db.transaction() as cur:
+                return accounts.password_hash_of(cur, account.account_id)
+
+        stored = await run_in_threadpool(stored_hash)
+        return await check_password(request, account.role, account.email, account.account_id, stored, password, purpose)
 
     @app.post("/account/password")
     async def account_password(request: Request):
@@ -761,22 +801,26 @@ def create_app(settings: PortalSettings, database: Database | None = None, clock
         if account is None:
             return RedirectResponse("/", status_code=303)
 
-        def change() -> tuple[str, Any]:
+        async def change() -> tuple[str, Any]:
             errors = accounts.new_password_errors(form, account.email, "new_password")
             if errors:
                 return "errors", errors
-            check_id = check_own_password(request, account, str(form.get("current_password") or ""), "change")
+            check_id = await check_own_password(request, account, str(form.get("current_password") or ""), "change")
             if check_id is None:
                 return "wrong", None
-            password_hash = passwords.hash(str(form.get("new_password")))
-            with db.transaction() as cur:
-                accounts.password_check_succeeded(cur, check_id, clock(), check_rules.known_address)
-                accounts.set_password(cur, account.account_id, password_hash, clock(), "password changed")
-                start_session(request, cur, account.account_id)  # this browser stays logged in; others do not
+            password_hash = await hashing(passwords.hash, str(form.get("new_password")))
+
+            def save() -> None:
+                with db.transaction() as cur:
+                    accounts.password_check_succeeded(cur, check_id, clock(), check_rules.known_address)
+                    accounts.set_password(cur, account.account_id, password_hash, clock(), "password changed")
+                    start_session(request, cur, account.account_id)  # this browser stays logged in; others do not
+
+            await run_in_threadpool(save)
             return "ok", None
 
         try:
-            outcome, errors = await run_in_threadpool(change)
+            outcome, errors = await change()
         except Throttled as exc:
             return throttled(request, "account.html", exc, account=account, flash=None, password_errors={})
         if outcome == "errors":
@@ -796,17 +840,21 @@ def create_app(settings: PortalSettings, database: Database | None = None, clock
             return RedirectResponse("/", status_code=303)
         password = str(form.get("password") or "")
 
-        def close() -> bool:
-            check_id = check_own_password(request, account, password, "deactivate")
+        async def close() -> bool:
+            check_id = await check_own_password(request, account, password, "deactivate")
             if check_id is None:
                 return False
-            with db.transaction() as cur:
-                accounts.password_check_succeeded(cur, check_id, clock(), check_rules.known_address)
-                accounts.deactivate(cur, account.account_id, clock())
+
+            def deactivate() -> None:
+                with db.transaction() as cur:
+                    accounts.password_check_succeeded(cur, check_id, clock(), check_rules.known_address)
+                    accounts.deactivate(cur, account.account_id, clock())
+
+            await run_in_threadpool(deactivate)
             return True
 
         try:
-            closed = await run_in_threadpool(close)
+            closed = await close()
         except Throttled as exc:
             return throttled(request, "account.html", exc, account=account, flash=None, password_errors={})
         if not closed:

@@ -89,6 +89,9 @@ class PortalSettings:
     argon2_memory_kib: int = 64 * 1024
     argon2_parallelism: int = 4
     db_pool_size: int = 4
+    # Password hashing and verification run on their own threads, this many at a time (the cores of a small host):
+    # a flood of guesses queues there, holding no connection and no request thread.
+    hash_workers: int = 2
 
     def __post_init__(self) -> None:
         if len(self.secret_key) < MIN_SECRET_LENGTH:
