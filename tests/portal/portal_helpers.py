@@ -6,6 +6,7 @@ from __future__ import annotations
 import email
 import re
 import socket
+import time
 import warnings
 from email import policy
 from email.message import EmailMessage
@@ -51,10 +52,14 @@ class Mailbox:
         ]
         return [m for m in found if to is None or to.lower() in m["X-Envelope-To"].lower()]
 
-    def last_link(self, to: str) -> str:
-        """The path and query of the link in the newest message to `to` (as the person would click it)."""
-        messages = self.messages(to)
-        assert messages, f"no email to {to}"
+    def last_link(self, to: str, nth: int = 1, wait: float = 15.0) -> str:
+        """The path and query of the link in the newest message to `to` (as the person would click it), once at
+        least `nth` messages to `to` have arrived: a real server sends its email just after answering, so wait up
+        to `wait` seconds for it."""
+        deadline = time.monotonic() + wait
+        while len(messages := self.messages(to)) < nth and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(messages) >= nth, f"{len(messages)} emails to {to}, expected {nth}"
         text = messages[-1].get_body(("plain",)).get_content()
         match = _LINK.search(text)
         assert match, f"no link in the email to {to}:\n{text}"
