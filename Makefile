@@ -46,7 +46,7 @@ airflow: db
 	@$(ENV) scripts/airflow.sh
 
 portal: db
-	@$(ENV) python -m include.portal serve
+	@$(ENV) scripts/portal.sh
 
 bench: db
 	@$(ENV) python -m bench $(BENCH_ARGS)

@@ -9,8 +9,10 @@
 #   inventory  database $WAREHOUSE_DB (default inventory), owned by the role $WAREHOUSE_DB_USER (default
 #              inventory) that the pipeline's connection (warehouse_db) logs in as, password $WAREHOUSE_DB_PASSWORD
 #   bi_reader  may connect to the warehouse; what it may read is granted by 090_bi_reader.sql when the pipeline
-#              creates the schema. NOLOGIN unless BI_READER_PASSWORD is set (docs/powerbi.md). The warehouse
-#              owner is a member, so the manager portal can read its dashboards as bi_reader.
+#              creates the schema. NOLOGIN unless BI_READER_PASSWORD is set (docs/powerbi.md).
+#   portal_app the manager portal's own role: may connect to the warehouse, is a member of bi_reader (its
+#              dashboards); sql/ddl/070_portal_app.sql grants it its own schema and nothing more. Logs in with
+#              PORTAL_DB_PASSWORD (docker-compose.yml requires it); NOLOGIN without it.
 #   airflow    database and role $AIRFLOW_DB (default airflow), Airflow's metadata, only when AIRFLOW_DB_PASSWORD is
 #              set (Compose; astro keeps its metadata in the database `postgres`); only this role may connect to it
 set -euo pipefail
@@ -21,7 +23,8 @@ psql -v ON_ERROR_STOP=1 --no-psqlrc --quiet --username "${POSTGRES_USER:-postgre
     -v warehouse_pw="${WAREHOUSE_DB_PASSWORD:?set WAREHOUSE_DB_PASSWORD}" \
     -v airflow_db="${AIRFLOW_DB:-airflow}" \
     -v airflow_pw="${AIRFLOW_DB_PASSWORD:-}" \
-    -v bi_pw="${BI_READER_PASSWORD:-}" <<'SQL'
+    -v bi_pw="${BI_READER_PASSWORD:-}" \
+    -v portal_pw="${PORTAL_DB_PASSWORD:-}" <<'SQL'
 SET client_min_messages TO warning;  -- a second run's "already a member" notices
 SELECT format('CREATE ROLE %I', :'warehouse_user')
  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'warehouse_user') \gexec
@@ -33,8 +36,14 @@ SELECT format('CREATE DATABASE %I OWNER %I', :'warehouse_db', :'warehouse_user')
 SELECT format('ALTER DATABASE %I OWNER TO %I', :'warehouse_db', :'warehouse_user') \gexec
 SELECT format('REVOKE CONNECT, TEMPORARY ON DATABASE %I FROM PUBLIC', :'warehouse_db') \gexec
 SELECT format('GRANT CONNECT ON DATABASE %I TO bi_reader', :'warehouse_db') \gexec
--- The manager portal logs in as the owner and reads its dashboards as bi_reader (SET LOCAL ROLE): a member.
-SELECT format('GRANT bi_reader TO %I', :'warehouse_user') \gexec
+SELECT 'CREATE ROLE portal_app NOLOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'portal_app') \gexec
+SELECT format('GRANT CONNECT ON DATABASE %I TO portal_app', :'warehouse_db') \gexec
+-- The manager portal logs in as portal_app and reads its dashboards as bi_reader (SET LOCAL ROLE): a member.
+GRANT bi_reader TO portal_app;
+SELECT :'portal_pw' <> '' AS portal_login \gset
+\if :portal_login
+SELECT format('ALTER ROLE portal_app LOGIN PASSWORD %L', :'portal_pw') \gexec
+\endif
 
 SELECT :'bi_pw' <> '' AS bi_login \gset
 \if :bi_login
@@ -50,4 +59,4 @@ SELECT format('CREATE DATABASE %I OWNER %I', :'airflow_db', :'airflow_db')
 SELECT format('REVOKE CONNECT, TEMPORARY ON DATABASE %I FROM PUBLIC', :'airflow_db') \gexec
 \endif
 SQL
-echo "postgres-init: database ${WAREHOUSE_DB:-inventory} (owner ${WAREHOUSE_DB_USER:-inventory}) and bi_reader ready${AIRFLOW_DB_PASSWORD:+; database ${AIRFLOW_DB:-airflow} ready}"
+echo "postgres-init: database ${WAREHOUSE_DB:-inventory} (owner ${WAREHOUSE_DB_USER:-inventory}), bi_reader and portal_app ready${AIRFLOW_DB_PASSWORD:+; database ${AIRFLOW_DB:-airflow} ready}"

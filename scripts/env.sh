@@ -23,9 +23,16 @@ export AIRFLOW__LOGGING__LOGGING_LEVEL="${AIRFLOW__LOGGING__LOGGING_LEVEL:-INFO}
 
 # The warehouse: a configured server, or the project-local cluster (started by `make db`).
 export LOCAL_PG_PORT="${LOCAL_PG_PORT:-55432}"
+# On the local cluster nothing connects as a superuser: `make db` (tools/localpg.py) makes the roles
+# inventory (the pipeline, owner of the warehouse), airflow (the metadata database) and portal_app (the manager
+# portal; sql/ddl/070_portal_app.sql says what it may do). Trust authentication, so no passwords. The superuser is
+# for the local tooling and the test suite's set-up (LOCAL_PG_ADMIN_URL: it creates a database per test session).
 if [ -z "${AIRFLOW_CONN_WAREHOUSE_DB:-}" ]; then
     export USE_LOCAL_PG=1
-    export AIRFLOW_CONN_WAREHOUSE_DB="postgresql://postgres@127.0.0.1:${LOCAL_PG_PORT}/inventory"
+    export AIRFLOW_CONN_WAREHOUSE_DB="postgresql://inventory@127.0.0.1:${LOCAL_PG_PORT}/inventory"
+    export PORTAL_DATABASE_URL="${PORTAL_DATABASE_URL:-postgresql://portal_app@127.0.0.1:${LOCAL_PG_PORT}/inventory}"
+    export LOCAL_PG_ADMIN_URL="${LOCAL_PG_ADMIN_URL:-postgresql://postgres@127.0.0.1:${LOCAL_PG_PORT}}"
+    export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN:-postgresql+psycopg2://airflow@127.0.0.1:${LOCAL_PG_PORT}/airflow}"
 fi
 # Airflow's metadata database: a database named `airflow` on the same server unless configured.
 if [ -z "${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN:-}" ]; then

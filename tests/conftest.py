@@ -38,7 +38,10 @@ def pytest_configure(config):
     sys.path.insert(0, str(PROJECT_ROOT))
     from include.inventory.warehouse import Warehouse
 
-    _SERVER = Warehouse.from_env()
+    # Where the session's databases are made: the local cluster's superuser (LOCAL_PG_ADMIN_URL, set by
+    # scripts/env.sh; the pipeline and the portal themselves connect as their own roles), or the configured server.
+    admin = os.environ.get("LOCAL_PG_ADMIN_URL")
+    _SERVER = Warehouse.from_uri(admin.rstrip("/") + "/postgres") if admin else Warehouse.from_env()
     tag = uuid.uuid4().hex[:8]
     warehouse, metadata = f"test_inventory_{tag}", f"test_airflow_{tag}"
     try:
@@ -51,6 +54,7 @@ def pytest_configure(config):
             "project-local cluster, or set AIRFLOW_CONN_WAREHOUSE_DB to a server you can create databases on."
         ) from exc
     os.environ["AIRFLOW_CONN_WAREHOUSE_DB"] = _SERVER.with_database(warehouse).uri
+    os.environ.pop("PORTAL_DATABASE_URL", None)  # scripts/env.sh's points at the developer's own database
     os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = _SERVER.with_database(metadata).sqlalchemy_url
     home = Path(tempfile.mkdtemp(prefix="airflow-home-"))
     os.environ["AIRFLOW_HOME"] = str(home)

@@ -34,7 +34,17 @@ from include.inventory.warehouse import Warehouse
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA_DIR = PROJECT_ROOT / ".local" / "pg"
 DEFAULT_PORT = 55432
-DATABASES = ("inventory", "airflow")
+# database -> its owner, the role that logs in to it (none is a superuser; postgres is for this tool and the tests).
+DATABASES = {"inventory": "inventory", "airflow": "airflow"}
+# role -> attributes. inventory: the pipeline (warehouse_db); it may create databases (bench, tests on a configured
+# server). airflow: the metadata database. portal_app: the manager portal (sql/ddl/070_portal_app.sql grants what it
+# may do). bi_reader: the read-only BI role, never logged in to here. Trust authentication locally: no passwords.
+ROLES = {
+    "inventory": "LOGIN CREATEDB",
+    "airflow": "LOGIN",
+    "portal_app": "LOGIN",
+    "bi_reader": "NOLOGIN",
+}
 
 
 class LocalPgError(RuntimeError):
@@ -99,6 +109,7 @@ class Cluster:
         return self.data_dir.parent / "postgresql.log"
 
     def url(self, database: str = "inventory") -> str:
+        """The superuser's URL: for this tool and the test suite's set-up only (LOCAL_PG_ADMIN_URL)."""
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
     def _cmd(self, exe: str, *args: str) -> list[str]:
@@ -183,17 +194,68 @@ class Cluster:
         if self.is_running():
             self._run("pg_ctl", "stop", "-w", "-m", "fast", "-D", str(self.data_dir))
 
-    def create_databases(self, names=DATABASES) -> list[str]:
+    def create_databases(self, databases=DATABASES) -> list[str]:
+        """The roles (ROLES) and each database owned by its role; a database or its objects still owned by the
+        superuser (a cluster from before these roles) are handed to that role. Returns the databases created."""
         created = []
         with Warehouse.from_uri(self.url("postgres")).connect() as conn:
             conn.autocommit = True
             with conn.cursor() as cur:
-                for name in names:
+                for role, attributes in ROLES.items():
+                    cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,))
+                    if cur.fetchone() is None:
+                        cur.execute(sql.SQL("CREATE ROLE {} " + attributes).format(sql.Identifier(role)))
+                # The portal reads its dashboards as bi_reader (SET LOCAL ROLE).
+                cur.execute("GRANT bi_reader TO portal_app")
+                for name, owner in databases.items():
                     cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
                     if cur.fetchone() is None:
-                        cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+                        cur.execute(
+                            sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(owner))
+                        )
                         created.append(name)
+                    else:
+                        cur.execute(
+                            sql.SQL("ALTER DATABASE {} OWNER TO {}").format(sql.Identifier(name), sql.Identifier(owner))
+                        )
+        for name, owner in databases.items():
+            self._hand_over(name, owner)
         return created
+
+    def _hand_over(self, database: str, owner: str) -> None:
+        """Schemas, tables, views and sequences of `database` still owned by the superuser become `owner`'s
+        (REASSIGN OWNED cannot take the superuser's objects: it owns the system catalogs too)."""
+        with Warehouse.from_uri(self.url(database)).connect() as conn:
+            with conn.cursor() as cur:
+                cur.execute(
+                    r"""
+                    DO $$
+                    DECLARE r record;
+                    BEGIN
+                        FOR r IN SELECT n.nspname FROM pg_namespace n JOIN pg_roles o ON o.oid = n.nspowner
+                                 WHERE o.rolname = 'postgres' AND n.nspname NOT LIKE 'pg\_%%'
+                                   AND n.nspname NOT IN ('information_schema', 'public')
+                        LOOP
+                            EXECUTE format('ALTER SCHEMA %%I OWNER TO %%I', r.nspname, %(owner)s);
+                        END LOOP;
+                        FOR r IN SELECT c.relkind, n.nspname, c.relname FROM pg_class c
+                                 JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_roles o ON o.oid = c.relowner
+                                 WHERE o.rolname = 'postgres' AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
+                                   AND n.nspname NOT LIKE 'pg\_%%' AND n.nspname <> 'information_schema'
+                                   AND NOT (c.relkind = 'S' AND EXISTS (SELECT 1 FROM pg_depend d
+                                        WHERE d.objid = c.oid AND d.deptype IN ('a', 'i')))
+                        LOOP
+                            EXECUTE format('ALTER %%s %%I.%%I OWNER TO %%I',
+                                CASE r.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW'
+                                               WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END,
+                                r.nspname, r.relname, %(owner)s);
+                        END LOOP;
+                    END
+                    $$
+                    """,
+                    {"owner": owner},
+                )
+            conn.commit()
 
 
 def _usable_data_dir(preferred: Path, user: str | None) -> Path:

@@ -83,6 +83,11 @@ SETTINGS: dict[str, Setting] = {
             "Reconciliation rows whose absolute discrepancy_value exceeds this amount are in the digest.",
         ),
         Setting("oncall_email", "oncall@example.com", "Recipient of task failure notifications."),
+        Setting(
+            "portal_base_url",
+            "http://localhost:8090",
+            "The manager portal's address as people reach it: the links in emails start with it.",
+        ),
     )
 }
 

@@ -39,7 +39,7 @@ from psycopg2.extensions import connection as PgConnection
 from include.inventory.config import WAREHOUSE_CONN_ID
 
 # Without AIRFLOW_CONN_WAREHOUSE_DB: the project-local cluster (tools/localpg.py) on LOCAL_PG_PORT, as scripts/env.sh.
-LOCAL_DEFAULT_URI = "postgresql://postgres@127.0.0.1:{port}/inventory"
+LOCAL_DEFAULT_URI = "postgresql://inventory@127.0.0.1:{port}/inventory"
 LOCAL_DEFAULT_PORT = "55432"
 DEFAULT_PORT = 5432
 CONNECT_TIMEOUT_SECONDS = 10

@@ -4,13 +4,14 @@
     python -m include.portal deactivate EMAIL [--role inventory_manager|store_manager]
     python -m include.portal activate EMAIL [--role ...]
 
-Deactivating an account stops its logins and, for an inventory manager, their low-stock emails (their row in
-raw.inventory_managers becomes inactive). Settings come from the environment (include/portal/config.py).
+Deactivating an account stops its logins, ends its sessions and, for an inventory manager, their low-stock emails
+(their alert recipient row becomes inactive). Settings come from the environment (include/portal/config.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import socket
 import sys
 
@@ -19,13 +20,17 @@ from include.portal.accounts import ROLES
 
 def ensure_schema(database_url: str) -> bool:
     """Apply the warehouse DDL (sql/ddl, idempotent: IF NOT EXISTS throughout) when the portal's tables are missing,
-    e.g. on a database created before the portal existed. Returns whether it did."""
+    e.g. on a database created before the portal existed. Returns whether it did.
+
+    `database_url` must be the warehouse owner's (the pipeline's AIRFLOW_CONN_WAREHOUSE_DB): the portal's own role
+    may not create anything. Without it, a missing table is an error that says what to run."""
     from include.inventory import schema
     from include.inventory.warehouse import Warehouse
 
     with Warehouse.from_uri(database_url).connect("inventory-portal") as conn:
         with conn.cursor() as cur:
-            cur.execute("SELECT to_regclass('portal.accounts') IS NULL")
+            # The newest of the portal's tables: missing on a database from before it (or before the portal).
+            cur.execute("SELECT to_regclass('portal.sessions') IS NULL")
             (missing,) = cur.fetchone()
         conn.rollback()
         if missing:
@@ -80,9 +85,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"cannot listen on {host}:{port} ({exc.strerror}): set PORTAL_PORT to a free port", file=sys.stderr)
             return 1
     try:
-        ensure_schema(settings.database_url)
+        ensure_schema(os.environ.get("AIRFLOW_CONN_WAREHOUSE_DB") or settings.database_url)
     except Exception as exc:  # noqa: BLE001 - reported as one clear line; the traceback helps nobody here
-        print(f"cannot prepare the warehouse database: {exc}", file=sys.stderr)
+        print(
+            f"cannot prepare the warehouse database: {exc}\nCreate the schema first as the warehouse owner "
+            "(`make demo`, or trigger refresh_inventory_tables_dag with confirm=true), then start the portal again.",
+            file=sys.stderr,
+        )
         return 1
     print(f"Manager portal on http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{port}", flush=True)
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info", proxy_headers=False)

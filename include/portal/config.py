@@ -8,6 +8,12 @@
 - `PORTAL_READ_ROLE`: `bi_reader`, the role dashboard reads run as (`SET LOCAL ROLE`); the portal's database user
   must be a member of it (a superuser is).
 - `PORTAL_POLL_SECONDS`: `5`, how often an open dashboard asks whether a new publish landed.
+- `AIRFLOW_VAR_PORTAL_BASE_URL`: `http://localhost:8090`, the portal's address as people reach it: the links in
+  its emails (and in the low-stock digests, which read the same Variable) start with it.
+- `AIRFLOW_CONN_SMTP_DEFAULT`: the SMTP server the pipeline uses (JSON or URI), for the portal's own emails
+  (verification and reset links); they go through the same outbox (`alerts.alert_log`).
+- `PORTAL_SESSION_IDLE_MINUTES`, `PORTAL_SESSION_HOURS`: `30`, `8`: a session ends after this long unused, and
+  this long after login whatever happens.
 - `AIRFLOW_VAR_KPI_PERIOD_DAYS`: `30`, the sales period: the same Variable the analytics build uses.
 
 docs/portal.md describes them too.
@@ -15,18 +21,37 @@ docs/portal.md describes them too.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
 
-from include.inventory.config import SETTINGS
+from include.inventory.config import SETTINGS, SMTP_CONN_ID
 from include.inventory.warehouse import Warehouse
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 LOCAL_SECRET_FILE = PROJECT_ROOT / ".local" / "portal" / "secret_key"
 MIN_SECRET_LENGTH = 32
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """Where the portal's emails go: the pipeline's `smtp_default` connection, read without Airflow."""
+
+    host: str = "127.0.0.1"
+    port: int = 8025
+    starttls: bool = False
+    ssl: bool = False
+    login: str = ""
+    password: str = ""
+    sender: str = "inventory-alerts@example.com"
+    timeout: float = 30.0
+
+    def __repr__(self) -> str:  # never print the password
+        return f"SmtpSettings(host={self.host!r}, port={self.port}, starttls={self.starttls}, ssl={self.ssl})"
 
 
 @dataclass(frozen=True)
@@ -39,22 +64,44 @@ class PortalSettings:
     read_role: str = "bi_reader"
     poll_seconds: float = 5.0
     kpi_period_days: int = 30
-    session_max_age: int = 8 * 3600  # seconds; the signed cookie carries its own timestamp
-    # Login throttling: failures in the window per (email, client address) since its last success, and per address.
+    base_url: str = "http://localhost:8090"  # the links in emails start with it
+    smtp: SmtpSettings = SmtpSettings()
+    # Sessions (portal.sessions): idle and absolute expiry; last_seen is written at most once per touch interval.
+    session_idle_seconds: int = 30 * 60
+    session_absolute_seconds: int = 8 * 3600
+    session_touch_seconds: int = 60
+    # Password-check throttling (security.Throttle, docs/portal.md): failures within the window per (account,
+    # address) or per known device, per account over unknown addresses, per address over accounts it is unknown to.
     login_max_failures: int = 5
+    login_max_failures_per_account: int = 10
     login_max_failures_per_ip: int = 50
     login_window_seconds: int = 15 * 60
+    known_address_days: int = 30  # a success from an address makes it known to that account this long
+    device_cookie_days: int = 30
+    # Links in emails, and the limits on asking for them (per client address per hour; emails per address per hour).
+    verify_link_hours: int = 24
+    reset_link_minutes: int = 60
+    registrations_per_ip_hour: int = 5
+    resets_per_ip_hour: int = 5
+    emails_per_address_hour: int = 3
     # argon2id parameters: argon2-cffi's defaults (RFC 9106's low-memory profile). Tests lower them for speed.
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 64 * 1024
     argon2_parallelism: int = 4
     db_pool_size: int = 4
+    # Password hashing and verification run on their own threads, this many at a time (the cores of a small host):
+    # a flood of guesses queues there, holding no connection and no request thread.
+    hash_workers: int = 2
 
     def __post_init__(self) -> None:
         if len(self.secret_key) < MIN_SECRET_LENGTH:
             raise ValueError(f"the portal's secret key must have at least {MIN_SECRET_LENGTH} characters")
         if self.poll_seconds <= 0 or self.kpi_period_days < 1 or self.login_max_failures < 1:
             raise ValueError("poll_seconds, kpi_period_days and login_max_failures must be positive")
+        if not 0 < self.session_idle_seconds <= self.session_absolute_seconds:
+            raise ValueError("sessions need 0 < idle expiry <= absolute expiry")
+        if not self.base_url.startswith(("http://", "https://")):
+            raise ValueError(f"the portal's base URL must start with http:// or https://, not {self.base_url!r}")
 
     def __repr__(self) -> str:  # never print the key or a password inside the URL
         return f"PortalSettings(host={self.host!r}, port={self.port}, https_only={self.https_only})"
@@ -78,6 +125,36 @@ def _bool(value: str) -> bool:
     raise ValueError(f"not a boolean: {value!r}")
 
 
+def smtp_from_env(env: Mapping[str, str]) -> SmtpSettings:
+    """`AIRFLOW_CONN_SMTP_DEFAULT` as Airflow accepts it (JSON, or an smtp:// URI with `from_email` etc. as query
+    parameters), or the local mail sink when it is unset."""
+    raw = (env.get(f"AIRFLOW_CONN_{SMTP_CONN_ID.upper()}") or "").strip()
+    if not raw:
+        return SmtpSettings()
+    if raw.startswith("{"):
+        conn = json.loads(raw)
+        extra = conn.get("extra") or {}
+        extra = json.loads(extra) if isinstance(extra, str) else extra
+        host, port, login, password = conn.get("host"), conn.get("port"), conn.get("login"), conn.get("password")
+    else:
+        url = urlsplit(raw)
+        extra = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        host, port = url.hostname, url.port
+        login, password = unquote(url.username or ""), unquote(url.password or "")
+    disable_tls = _bool(str(extra.get("disable_tls", "false")))
+    disable_ssl = _bool(str(extra.get("disable_ssl", "false")))
+    return SmtpSettings(
+        host=host or "127.0.0.1",
+        port=int(port or 25),
+        starttls=not disable_tls and disable_ssl,
+        ssl=not disable_ssl,
+        login=login or "",
+        password=password or "",
+        sender=extra.get("from_email") or SmtpSettings.sender,
+        timeout=float(extra.get("timeout", 30)),
+    )
+
+
 def settings_from_env(
     environ: Mapping[str, str] | None = None, secret_file: Path = LOCAL_SECRET_FILE
 ) -> PortalSettings:
@@ -92,4 +169,8 @@ def settings_from_env(
         read_role=env.get("PORTAL_READ_ROLE", "bi_reader"),
         poll_seconds=float(env.get("PORTAL_POLL_SECONDS", "5")),
         kpi_period_days=int(period),
+        base_url=env.get("AIRFLOW_VAR_PORTAL_BASE_URL", SETTINGS["portal_base_url"].default).rstrip("/"),
+        smtp=smtp_from_env(env),
+        session_idle_seconds=int(float(env.get("PORTAL_SESSION_IDLE_MINUTES", "30")) * 60),
+        session_absolute_seconds=int(float(env.get("PORTAL_SESSION_HOURS", "8")) * 3600),
     )

@@ -1,7 +1,10 @@
 """The portal's connections: a small pool of psycopg2 connections to the warehouse, one transaction at a time.
 
 Request handlers run in a thread pool, so the pool is thread-safe and bounded: a request waits for a free
-connection rather than failing when all are busy. A connection that broke (server restarted) is discarded.
+connection rather than failing when all are busy. Connections are kept open between requests (the pool's minimum
+is its size: psycopg2's pool closes any connection returned above its minimum), opened on first use. A connection
+that broke (server restarted) is discarded and replaced on demand. Nothing CPU-heavy (password hashing) runs
+while a connection is borrowed: the app hashes first, then borrows.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from contextlib import contextmanager
 
 import psycopg2
 from psycopg2 import sql
+from psycopg2.extensions import connection as PgConnection
 from psycopg2.extensions import cursor as PgCursor
 from psycopg2.pool import ThreadedConnectionPool
 
@@ -30,8 +34,30 @@ class Database:
     def _get_pool(self) -> ThreadedConnectionPool:
         with self._lock:  # opened on first use: creating the app connects to nothing
             if self._pool is None:
-                self._pool = ThreadedConnectionPool(0, self._size, **self._connect_kwargs)
+                # minconn = maxconn: connections returned to the pool stay open (minconn=0 closed every one).
+                # Opening the minimum happens here, on first use, not when the app is created.
+                self._pool = ThreadedConnectionPool(self._size, self._size, **self._connect_kwargs)
             return self._pool
+
+    @contextmanager
+    def connection(self) -> Iterator[PgConnection]:
+        """A connection of the pool for code that runs its own transactions (the outbox's deliver_pending)."""
+        if not self._slots.acquire(timeout=self._timeout):
+            raise TimeoutError("no database connection became free")
+        pool, conn, broken = None, None, False
+        try:
+            pool = self._get_pool()
+            conn = pool.getconn()
+            try:
+                yield conn
+                conn.rollback()
+            except (psycopg2.OperationalError, psycopg2.InterfaceError):
+                broken = True
+                raise
+        finally:
+            if pool is not None and conn is not None:
+                pool.putconn(conn, close=broken or bool(conn.closed))
+            self._slots.release()
 
     @contextmanager
     def transaction(self, read_only: bool = False) -> Iterator[PgCursor]:

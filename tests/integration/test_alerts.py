@@ -115,7 +115,7 @@ def db(fresh_schema):
             )
         for name, address, location_id, active in MANAGERS:
             cur.execute(
-                "INSERT INTO raw.inventory_managers (name, email, location_id, active) VALUES (%s, %s, %s, %s)",
+                "INSERT INTO portal.inventory_managers (name, email, location_id, active) VALUES (%s, %s, %s, %s)",
                 (name, address, location_id, active),
             )
     return conn
@@ -392,11 +392,11 @@ def test_failure_notification_through_the_outbox(db, sink, monkeypatch):
 
 def test_seed_managers_one_per_location_idempotent(db):
     with transaction(db) as cur:
-        cur.execute("DELETE FROM raw.inventory_managers")
+        cur.execute("DELETE FROM portal.inventory_managers")
     assert alerts.seed_managers(db, 42) == len(LOCATIONS)
     assert alerts.seed_managers(db, 42) == 0
     with db.cursor() as cur:
-        cur.execute("SELECT location_id, email, active FROM raw.inventory_managers ORDER BY location_id")
+        cur.execute("SELECT location_id, email, active FROM portal.inventory_managers ORDER BY location_id")
         rows = cur.fetchall()
     db.rollback()
     assert [r[0] for r in rows] == [1, 2, 3]
@@ -441,3 +441,17 @@ def test_freshness_alert_once_when_behind_and_once_when_caught_up(db, sink):
         cur.execute("SELECT kind, status FROM alerts.alert_log WHERE kind = 'freshness' ORDER BY alert_id")
         assert cur.fetchall() == [("freshness", "sent"), ("freshness", "sent")]
     db.rollback()
+
+
+def test_a_managers_digest_links_to_their_portal_page_and_to_managing_the_emails(db, sink):
+    set_stock(db, {(1, 1): 5, (3, 4): 2})
+    run(db, sink, T0, portal_url="http://portal.example.com:8091/")
+    (alice,) = sink.to("alice@example.com")
+    text = alice.get_body(("plain",)).get_content()
+    page = alice.get_body(("html",)).get_content()
+    for path in ("/dashboard", "/account"):
+        assert f"http://portal.example.com:8091{path}" in text
+        assert f'<a href="http://portal.example.com:8091{path}">' in page
+    assert "Manage these emails" in text
+    (ops,) = sink.to("ops@example.com")  # the fallback list has no portal account to manage
+    assert "http://portal.example.com:8091" not in ops.get_body(("plain",)).get_content()

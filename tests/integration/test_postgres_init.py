@@ -88,9 +88,12 @@ def test_sets_up_the_warehouse_and_is_safe_to_run_again(server):
     login = "SELECT rolcanlogin, rolpassword LIKE 'SCRAM-SHA-256$%%' FROM pg_authid WHERE rolname = %s"
     assert one(admin, login, owner) == (True, True)
     assert one(admin, login, metadata) == (True, True)
-    # bi_reader may connect to the warehouse, and the owner may act as bi_reader (the portal reads as it).
+    # bi_reader may connect to the warehouse; the portal's own role may connect and act as bi_reader (its
+    # dashboards); the owner is not handed bi_reader any more (the portal no longer logs in as it).
     assert one(admin, "SELECT has_database_privilege('bi_reader', %s, 'CONNECT')", db) == (True,)
-    assert one(admin, "SELECT pg_has_role(%s, 'bi_reader', 'MEMBER')", owner) == (True,)
+    assert one(admin, "SELECT has_database_privilege('portal_app', %s, 'CONNECT')", db) == (True,)
+    assert one(admin, "SELECT pg_has_role('portal_app', 'bi_reader', 'MEMBER')") == (True,)
+    assert one(admin, "SELECT pg_has_role(%s, 'bi_reader', 'MEMBER')", owner) == (False,)
     # Nobody else may connect to either database; the metadata owner not to the warehouse.
     for name in (db, metadata):
         assert one(admin, "SELECT has_database_privilege('public', %s, 'CONNECT')", name) == (False,)

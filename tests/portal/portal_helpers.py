@@ -1,9 +1,19 @@
-"""Helpers for driving the portal through a TestClient: read a form's CSRF token, register, log in."""
+"""Helpers for driving the portal through a TestClient: read a form's CSRF token, register (following the link
+the portal emails to the SMTP sink), log in."""
 
 from __future__ import annotations
 
+import email
 import re
+import socket
+import time
 import warnings
+from email import policy
+from email.message import EmailMessage
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from tools.mailsink import start_sink
 
 with warnings.catch_warnings():
     # Starlette 1.x asks for the httpx2 package instead of httpx (which Airflow pins); httpx works the same here.
@@ -13,6 +23,48 @@ with warnings.catch_warnings():
 PASSWORD = "correct horse battery staple"
 EMAIL = "ann.lee@example.com"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+_LINK = re.compile(r"(https?://\S+/(?:verify|reset)\?token=\S+)")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Mailbox:
+    """The project's SMTP sink (aiosmtpd) on a free loopback port; messages are read back from its .eml files."""
+
+    def __init__(self, folder: Path):
+        self.folder, self.port, self._controller = Path(folder), free_port(), None
+
+    def start(self) -> None:
+        self._controller = start_sink(self.port, self.folder)
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    def messages(self, to: str | None = None) -> list[EmailMessage]:
+        found = [
+            email.message_from_bytes(p.read_bytes(), policy=policy.default) for p in sorted(self.folder.glob("*.eml"))
+        ]
+        return [m for m in found if to is None or to.lower() in m["X-Envelope-To"].lower()]
+
+    def last_link(self, to: str, nth: int = 1, wait: float = 15.0) -> str:
+        """The path and query of the link in the newest message to `to` (as the person would click it), once at
+        least `nth` messages to `to` have arrived: a real server sends its email just after answering, so wait up
+        to `wait` seconds for it."""
+        deadline = time.monotonic() + wait
+        while len(messages := self.messages(to)) < nth and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(messages) >= nth, f"{len(messages)} emails to {to}, expected {nth}"
+        text = messages[-1].get_body(("plain",)).get_content()
+        match = _LINK.search(text)
+        assert match, f"no link in the email to {to}:\n{text}"
+        url = urlsplit(match[1])
+        return f"{url.path}?{url.query}"
 
 
 def csrf_token(client: TestClient, path: str) -> str:
@@ -40,9 +92,27 @@ def registration(role: str, **overrides) -> dict[str, str]:
     return form
 
 
-def register(client: TestClient, role: str, **overrides):
+def request_registration(client: TestClient, role: str, **overrides):
+    """Submit the registration form (the portal emails a link and answers the same whatever the address)."""
     token = csrf_token(client, f"/register/{role}")
     return client.post(f"/register/{role}", data={**registration(role, **overrides), "csrf_token": token})
+
+
+def confirm(client: TestClient, link: str, password: str = PASSWORD):
+    """Open the emailed link and confirm with the password chosen at registration."""
+    page = client.get(link)
+    assert page.status_code == 200, page.text
+    token = re.search(r'name="token" value="([^"]+)"', page.text)[1]
+    return client.post("/verify", data={"token": token, "password": password, "csrf_token": _CSRF.search(page.text)[1]})
+
+
+def register(client: TestClient, role: str, **overrides):
+    """Register and prove the address with the link from the sink; returns the confirmation's response (a redirect
+    to the dashboard: the browser is logged in)."""
+    response = request_registration(client, role, **overrides)
+    assert response.status_code == 200 and "Check your email" in response.text, response.text
+    address = overrides.get("email", EMAIL)
+    return confirm(client, client.mailbox.last_link(address), overrides.get("password", PASSWORD))
 
 
 def login(client: TestClient, role: str, email: str = EMAIL, password: str = PASSWORD):
@@ -51,7 +121,6 @@ def login(client: TestClient, role: str, email: str = EMAIL, password: str = PAS
 
 
 def registered_and_logged_in(client: TestClient, role: str, **overrides) -> TestClient:
-    assert register(client, role, **overrides).status_code == 303
-    response = login(client, role, overrides.get("email", EMAIL))
+    response = register(client, role, **overrides)
     assert response.status_code == 303 and response.headers["location"] == "/dashboard", response.text
     return client

@@ -197,7 +197,7 @@ def test_the_reads_run_as_the_read_only_role(seeded, settings):
         assert data["ready"] and data["kpis"]["total_units"] > 0
         with pytest.raises(psycopg2.errors.ReadOnlySqlTransaction):
             with db.transaction(read_only=True) as cur:
-                cur.execute("DELETE FROM portal.login_attempts")
+                cur.execute("DELETE FROM portal.password_checks")
     finally:
         db.close()
         with transaction(seeded) as cur:
@@ -206,7 +206,7 @@ def test_the_reads_run_as_the_read_only_role(seeded, settings):
 
 def test_bi_reader_cannot_read_the_portals_accounts(client, seeded):
     registered_and_logged_in(client, STORE_MANAGER)
-    for table in ("portal.accounts", "portal.login_attempts"):
+    for table in ("portal.accounts", "portal.sessions", "portal.password_checks", "portal.registrations"):
         with seeded.cursor() as cur, pytest.raises(psycopg2.errors.InsufficientPrivilege):
             cur.execute("SET LOCAL ROLE bi_reader")
             cur.execute(f"SELECT * FROM {table}")

@@ -1,4 +1,6 @@
-"""End to end in headless Chromium: register, log in, read the dashboard, watch it update itself, log out.
+"""End to end in headless Chromium: register (following the link the portal emails to the SMTP sink), read the
+dashboard, watch it update itself, log out; a registration of a seeded recipient's address that goes nowhere
+without their inbox; forgot password, change password; a cookie from before logout that no longer works.
 
 The portal runs in uvicorn on a loopback port (a thread of this process), on the seeded warehouse; the browser is
 Debian's chromium (scripts/bootstrap.sh installs it) driven by Playwright. The numbers on the page are compared
@@ -19,7 +21,7 @@ from pathlib import Path
 
 import portal_seed as seed
 import pytest
-from portal_helpers import PASSWORD
+from portal_helpers import EMAIL, PASSWORD
 
 from include.inventory.db import transaction
 from include.portal.app import create_app, fmt_money, fmt_pct, fmt_units
@@ -66,23 +68,34 @@ def server(settings, seeded):
 
 
 @pytest.fixture
-def page(tmp_path):
+def browser():
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: run `make install` (scripts/bootstrap.sh installs Debian's chromium)")
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        context = browser.new_context(viewport={"width": 1280, "height": 1000})
-        context.set_default_timeout(TIMEOUT_MS)
-        tab = context.new_page()
-        tab.problems = []  # console errors and uncaught exceptions
-        tab.on("console", lambda m: tab.problems.append(m.text) if m.type == "error" else None)
-        tab.on("pageerror", lambda e: tab.problems.append(str(e)))
-        yield tab
-        if tab.problems:
-            tab.screenshot(path=str(tmp_path / "failed.png"), full_page=True)
-        browser.close()
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+def new_tab(browser):
+    """A page in a browser context of its own (its own cookies: another person's browser)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    context.set_default_timeout(TIMEOUT_MS)
+    tab = context.new_page()
+    tab.problems = []  # console errors and uncaught exceptions
+    tab.on("console", lambda m: tab.problems.append(m.text) if m.type == "error" else None)
+    tab.on("pageerror", lambda e: tab.problems.append(str(e)))
+    return tab
+
+
+@pytest.fixture
+def page(browser, tmp_path):
+    tab = new_tab(browser)
+    yield tab
+    if tab.problems:
+        tab.screenshot(path=str(tmp_path / "failed.png"), full_page=True)
 
 
 def snap(page, name: str) -> None:
@@ -99,26 +112,42 @@ def one(conn, query: str, params=()) -> tuple:
     return row
 
 
-def register_and_log_in(page, base: str, role_heading: str, role: str, extra: tuple[str, str], location: str) -> None:
+def fill_registration(
+    page, base: str, role_heading: str, role: str, extra: tuple[str, str], location: str, **who: str
+) -> None:
     page.goto(base + "/")
     page.get_by_role("region", name=role_heading).get_by_role("link", name="Register").click()
     page.wait_for_url(f"**/register/{role}")
-    page.get_by_label("Full name").fill("Ann Lee")
-    page.get_by_label("Email").fill("ann.lee@example.com")
+    password = who.get("password", PASSWORD)
+    page.get_by_label("Full name").fill(who.get("name", "Ann Lee"))
+    page.get_by_label("Email").fill(who.get("email", EMAIL))
     page.get_by_label("Phone").fill("+1 555 010 0199")
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_label("Password again").fill(PASSWORD)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_label("Password again").fill(password)
     page.get_by_label(extra[0]).fill(extra[1])
     page.get_by_label("Address").fill("1 Harbour Road")
     page.get_by_label("Location").select_option(label=location)
-    page.get_by_role("button", name="Create account").click()
-    page.wait_for_url(f"**/login/{role}")
-    assert "Your account is ready" in page.get_by_role("status").first.inner_text()
+    page.get_by_role("button", name="Register").click()
+    page.wait_for_url("**/register/**")
+    assert page.get_by_role("heading", level=1).inner_text() == "Check your email"
 
-    page.get_by_label("Email").fill("ann.lee@example.com")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+
+def follow_link(page, base: str, mailbox, address: str, password: str = PASSWORD, nth: int = 1) -> None:
+    """Open the link of the `nth` email to `address` (read from the SMTP sink) and confirm with the password."""
+    page.goto(base + mailbox.last_link(address, nth))
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Confirm and open my account").click()
+
+
+def register_and_log_in(page, base: str, mailbox, role_heading: str, role: str, extra, location: str) -> None:
+    fill_registration(page, base, role_heading, role, extra, location)
+    snap(page, "check_your_email")
+    page.goto(base + mailbox.last_link(EMAIL))
+    assert "Confirm your registration" in page.get_by_role("heading", level=1).inner_text()
+    snap(page, "confirm_registration")
+    follow_link(page, base, mailbox, EMAIL)
     page.wait_for_url("**/dashboard")
+    assert "Your email address is confirmed" in page.get_by_role("status").first.inner_text()
 
 
 def kpi_text(page, key: str) -> str:
@@ -140,8 +169,10 @@ def log_out(page, base: str) -> None:
     page.wait_for_url(base + "/")  # no session: back to the start page
 
 
-def test_inventory_manager_end_to_end(server, page, seeded):
-    register_and_log_in(page, server, "Inventory managers", "inventory_manager", ("Department", "Stock"), "Southport")
+def test_inventory_manager_end_to_end(server, page, seeded, mailbox):
+    register_and_log_in(
+        page, server, mailbox, "Inventory managers", "inventory_manager", ("Department", "Stock"), "Southport"
+    )
     assert page.get_by_role("heading", level=1).inner_text() == "Inventory · Southport"
 
     warehouses = [3, 4]
@@ -192,8 +223,10 @@ def test_inventory_manager_end_to_end(server, page, seeded):
     assert page.problems == []
 
 
-def test_store_manager_end_to_end(server, page, seeded):
-    register_and_log_in(page, server, "Store managers", "store_manager", ("Store name", "Harbour Store"), "Eastbrook")
+def test_store_manager_end_to_end(server, page, seeded, mailbox):
+    register_and_log_in(
+        page, server, mailbox, "Store managers", "store_manager", ("Store name", "Harbour Store"), "Eastbrook"
+    )
     assert page.get_by_role("heading", level=1).inner_text() == "Sales · Harbour Store"
 
     today = seed.TODAY
@@ -237,3 +270,101 @@ def test_a_wrong_password_shows_the_generic_error(server, page, seeded):
     assert page.get_by_label("Password").input_value() == ""
     # The browser logs the 401 status of the page itself as a failed load; nothing else may be logged.
     assert [p for p in page.problems if "status of 401" not in p] == []
+
+
+def test_a_seeded_recipient_is_not_taken_over_from_another_browser(server, browser, seeded, mailbox):
+    with transaction(seeded) as cur:
+        cur.execute(
+            "INSERT INTO portal.inventory_managers (name, email, phone, location_id, active) "
+            "VALUES ('Donna Kim', 'donna.kim@example.com', '+1-555-010-0101', 1, true) RETURNING manager_id"
+        )
+        (manager_id,) = cur.fetchone()
+    before = one(seeded, "SELECT name, phone, location_id, active FROM portal.inventory_managers")
+    mallory, donna = new_tab(browser), new_tab(browser)
+    fill_registration(
+        mallory,
+        server,
+        "Inventory managers",
+        "inventory_manager",
+        ("Department", "Stock"),
+        "Eastbrook",
+        name="Mallory Attacker",
+        email="donna.kim@example.com",
+        password="mallory knows this one",
+    )
+    assert one(seeded, "SELECT name, phone, location_id, active FROM portal.inventory_managers") == before
+    mallory.goto(server + "/login/inventory_manager")
+    mallory.get_by_label("Email").fill("donna.kim@example.com")
+    mallory.get_by_label("Password").fill("mallory knows this one")
+    mallory.get_by_role("button", name="Log in").click()
+    assert mallory.get_by_role("alert").inner_text() == "Email or password is incorrect."
+
+    # The link is in Donna's inbox; opened in her browser it asks for a password she does not know.
+    follow_link(donna, server, mailbox, "donna.kim@example.com", password="donna's own passphrase")
+    assert "not the password chosen" in donna.get_by_role("alert").inner_text()
+    assert one(seeded, "SELECT count(*) FROM portal.accounts") == (0,)
+    assert one(seeded, "SELECT name, phone, location_id, active FROM portal.inventory_managers") == before
+
+    # Donna registers herself, follows her own link: her row, now linked to her account.
+    fill_registration(
+        donna,
+        server,
+        "Inventory managers",
+        "inventory_manager",
+        ("Department", "Stock"),
+        "Northfield",
+        name="Donna Kim",
+        email="donna.kim@example.com",
+        password="donna's own passphrase",
+    )
+    follow_link(donna, server, mailbox, "donna.kim@example.com", password="donna's own passphrase", nth=2)
+    donna.wait_for_url("**/dashboard")
+    assert one(seeded, "SELECT manager_id, name FROM portal.accounts") == (manager_id, "Donna Kim")
+    assert one(seeded, "SELECT location_id, active FROM portal.inventory_managers") == (1, True)
+    assert [p for p in mallory.problems + donna.problems if "status of 401" not in p] == []
+
+
+def test_forgotten_password_changed_password_and_a_cookie_from_before_logout(server, browser, seeded, mailbox):
+    ann = new_tab(browser)
+    register_and_log_in(ann, server, mailbox, "Store managers", "store_manager", ("Store name", "Harbour"), "Eastbrook")
+    saved = ann.context.cookies()
+
+    # Change the password on the account page.
+    ann.goto(server + "/account")
+    ann.get_by_label("Current password").fill(PASSWORD)
+    ann.get_by_label("New password", exact=True).fill("password1234")
+    ann.get_by_label("New password again").fill("password1234")
+    ann.get_by_role("button", name="Change password").click()
+    assert "too common" in ann.locator("#new_password-error").inner_text()
+    snap(ann, "account_change_password")
+    ann.get_by_label("Current password").fill(PASSWORD)
+    ann.get_by_label("New password", exact=True).fill("lantern meadow copper 8")
+    ann.get_by_label("New password again").fill("lantern meadow copper 8")
+    ann.get_by_role("button", name="Change password").click()
+    assert "Your password is changed" in ann.get_by_role("status").first.inner_text()
+
+    # The cookies from before the change (and so before logout) open nothing.
+    ann.get_by_role("button", name="Log out").click()
+    ann.wait_for_url(server + "/")
+    thief = new_tab(browser)
+    thief.context.add_cookies(saved)
+    response = thief.goto(server + "/api/dashboard")
+    assert response.status == 401
+
+    # Forgot password: the link from the email, a new password, then log in with it.
+    ann.goto(server + "/login/store_manager")
+    ann.get_by_role("link", name="Forgot your password?").click()
+    ann.get_by_label("Email").fill(EMAIL)
+    ann.get_by_role("button", name="Email me a link").click()
+    assert ann.get_by_role("heading", level=1).inner_text() == "Check your email"
+    ann.goto(server + mailbox.last_link(EMAIL, nth=2))
+    ann.get_by_label("New password", exact=True).fill("harbour lights at dusk 3")
+    ann.get_by_label("New password again").fill("harbour lights at dusk 3")
+    snap(ann, "reset_password")
+    ann.get_by_role("button", name="Save the new password").click()
+    ann.wait_for_url("**/login/store_manager")
+    ann.get_by_label("Email").fill(EMAIL)
+    ann.get_by_label("Password").fill("harbour lights at dusk 3")
+    ann.get_by_role("button", name="Log in").click()
+    ann.wait_for_url("**/dashboard")
+    assert [p for p in ann.problems if "status of 401" not in p and "status of 400" not in p] == []

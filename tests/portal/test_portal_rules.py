@@ -3,6 +3,7 @@ settings."""
 
 from __future__ import annotations
 
+import json
 import stat
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -13,7 +14,7 @@ from include.portal.accounts import INVENTORY_MANAGER, STORE_MANAGER, validate_r
 from include.portal.app import fmt_money, fmt_pct, fmt_units
 from include.portal.config import PortalSettings, settings_from_env
 from include.portal.dashboards import last_day, sales_period
-from include.portal.security import Throttle, throttle_delay
+from include.portal.security import RecentFailures, Throttle, common_passwords, password_problem, throttle_delay
 
 LOCATIONS = {1: "Northfield", 2: "Southport"}
 GOOD = {
@@ -77,13 +78,32 @@ def test_each_invalid_field_gets_a_clear_message(field, value, message):
     assert errors == {field: message}
 
 
+COMMON = "This password is too common or too easy to guess: choose another, e.g. a few unrelated words."
+
+
+@pytest.mark.parametrize(
+    "password",
+    ["correct horse battery staple", "Tr0ub4dor&3 is long enough", "sprocket ledger window 9"],
+)
+def test_good_passwords_pass(password):
+    assert password_problem(password, "ann.lee@example.com") is None
+
+
+def test_the_shipped_common_password_list():
+    common = common_passwords()
+    assert len(common) > 95_000 and {"password1234", "123456789012", "qwerty123456"} <= common
+
+
 @pytest.mark.parametrize(
     ("password", "confirm", "errors"),
     [
         ("short pass", "short pass", {"password": "Password must have at least 12 characters."}),
         ("a" * 257, "a" * 257, {"password": "Password must have at most 256 characters."}),
-        ("abababababab", "abababababab", {"password": "Password is too easy to guess: use more different characters."}),
-        ("ann.lee@example.com", "ann.lee@example.com", {"password": "Password must not be your email address."}),
+        ("abababababab", "abababababab", {"password": COMMON}),
+        ("password1234", "password1234", {"password": COMMON}),
+        ("Password1234", "Password1234", {"password": COMMON}),  # compared whatever the case
+        ("ann.lee@example.com", "ann.lee@example.com", {"password": "Password must not contain your email address."}),
+        ("my-ANN.LEE-pass", "my-ANN.LEE-pass", {"password": "Password must not contain your email address."}),
         (
             "correct horse battery staple",
             "correct horse battery stapel",
@@ -112,27 +132,45 @@ def test_unknown_role_is_a_programming_error():
 # ------------------------------------------------------------------------------------------------ throttle
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
-RULE = Throttle(max_failures=3, max_failures_per_ip=5, window=timedelta(minutes=15))
+RULE = Throttle(max_failures=3, max_failures_per_account=4, max_failures_per_ip=5, window=timedelta(minutes=15))
 
 
 def ago(*minutes: float) -> list[datetime]:
     return [NOW - timedelta(minutes=m) for m in minutes]
 
 
-def test_throttle_lets_attempts_through_below_the_limit():
-    assert throttle_delay(NOW, ago(1, 2), ago(1, 2, 3, 4), RULE) is None
-    assert throttle_delay(NOW, ago(1, 2, 20, 30), [], RULE) is None  # two of them are out of the window
+def delay(device_known: bool = False, address_known: bool = False, **failures) -> timedelta | None:
+    return throttle_delay(NOW, RecentFailures(**failures), RULE, device_known, address_known)
+
+
+def test_throttle_lets_checks_through_below_the_limits():
+    assert delay(pair=ago(1, 2), account=ago(1, 2, 3), ip=ago(1, 2, 3, 4)) is None
+    assert delay(pair=ago(1, 2, 20, 30)) is None  # two of them are out of the window
 
 
 def test_throttle_waits_until_the_oldest_counted_failure_leaves_the_window():
-    assert throttle_delay(NOW, ago(1, 2, 10), [], RULE) == timedelta(minutes=5)
+    assert delay(pair=ago(1, 2, 10)) == timedelta(minutes=5)
     # Four failures: the two oldest (10 and 12 minutes ago) must both age out, so the wait follows the 10.
-    assert throttle_delay(NOW, ago(1, 2, 10, 12), [], RULE) == timedelta(minutes=5)
+    assert delay(pair=ago(1, 2, 10, 12)) == timedelta(minutes=5)
 
 
-def test_throttle_per_address_across_emails():
-    assert throttle_delay(NOW, [], ago(1, 2, 3, 4, 14), RULE) == timedelta(minutes=1)
-    assert throttle_delay(NOW, [], ago(1, 2, 3, 4), RULE) is None
+def test_throttle_per_account_across_addresses_and_per_address_across_accounts():
+    assert delay(account=ago(1, 2, 3, 14)) == timedelta(minutes=1)
+    assert delay(ip=ago(1, 2, 3, 4, 13)) == timedelta(minutes=2)
+    assert delay(ip=ago(1, 2, 3, 4)) is None
+
+
+def test_a_known_address_passes_the_account_and_address_limits_not_its_own():
+    noisy = {"account": ago(1, 2, 3, 4), "ip": ago(1, 2, 3, 4, 5)}
+    assert delay(**noisy) is not None
+    assert delay(address_known=True, **noisy) is None
+    assert delay(address_known=True, pair=ago(1, 2, 3), **noisy) == timedelta(minutes=12)
+
+
+def test_a_known_device_is_held_back_by_its_own_failures_only():
+    everything = {"pair": ago(1, 2, 3), "account": ago(1, 2, 3, 4), "ip": ago(1, 2, 3, 4, 5)}
+    assert delay(device_known=True, **everything) is None
+    assert delay(device_known=True, device=ago(1, 2, 3)) == timedelta(minutes=12)
 
 
 # ------------------------------------------------------------------------------------------------ formatting
@@ -190,6 +228,45 @@ def test_without_a_key_one_is_generated_once_and_kept_private(tmp_path):
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     other = settings_from_env({}, secret_file=tmp_path / "other" / "secret_key")
     assert other.secret_key != first.secret_key  # random, not a constant in the code
+
+
+def test_links_smtp_and_session_expiry_from_the_environment(tmp_path):
+    smtp = {
+        "conn_type": "smtp",
+        "host": "mail.example.com",
+        "port": 587,
+        "login": "portal",
+        "password": "s3cret-pass",
+        "extra": {"disable_ssl": True, "from_email": "portal@example.com"},
+    }
+    env = {
+        "PORTAL_SECRET_KEY": "k" * 40,
+        "AIRFLOW_VAR_PORTAL_BASE_URL": "https://portal.example.com/",
+        "AIRFLOW_CONN_SMTP_DEFAULT": json.dumps(smtp),
+        "PORTAL_SESSION_IDLE_MINUTES": "10",
+        "PORTAL_SESSION_HOURS": "2",
+    }
+    s = settings_from_env(env, secret_file=tmp_path / "unused")
+    assert s.base_url == "https://portal.example.com"
+    assert (s.smtp.host, s.smtp.port, s.smtp.starttls, s.smtp.ssl) == ("mail.example.com", 587, True, False)
+    assert (s.smtp.login, s.smtp.password, s.smtp.sender) == ("portal", "s3cret-pass", "portal@example.com")
+    assert "s3cret-pass" not in repr(s) and "s3cret-pass" not in repr(s.smtp)
+    assert (s.session_idle_seconds, s.session_absolute_seconds) == (600, 7200)
+    uri = settings_from_env(
+        {**env, "AIRFLOW_CONN_SMTP_DEFAULT": "smtp://u:p%40ss@mx.example.com:2525?disable_tls=true&disable_ssl=true"},
+        secret_file=tmp_path / "unused",
+    ).smtp
+    assert (uri.host, uri.port, uri.login, uri.password, uri.starttls, uri.ssl) == (
+        "mx.example.com",
+        2525,
+        "u",
+        "p@ss",
+        False,
+        False,
+    )
+    defaults = settings_from_env({"PORTAL_SECRET_KEY": "k" * 40}, secret_file=tmp_path / "unused")
+    assert (defaults.base_url, defaults.smtp.host, defaults.smtp.port) == ("http://localhost:8090", "127.0.0.1", 8025)
+    assert (defaults.session_idle_seconds, defaults.session_absolute_seconds) == (1800, 8 * 3600)
 
 
 def test_a_short_secret_key_is_refused():

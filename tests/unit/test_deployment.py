@@ -265,12 +265,18 @@ def test_the_portal_runs_the_project_image_on_its_own_port(services):
     assert portal["ports"] == ["127.0.0.1:8091:8090"]  # 8090 on the host is the Spark master's UI
     assert "/healthz" in " ".join(portal["healthcheck"]["test"])
     assert env["PORTAL_SECRET_KEY"].startswith("${PORTAL_SECRET_KEY:?")  # required, no default
-    warehouse = split_uri(env["AIRFLOW_CONN_WAREHOUSE_DB"])
-    assert (warehouse.hostname, warehouse.path) == ("postgres", "/inventory")
+    # Its own role, not the warehouse owner (who is not handed to it at all) and not the superuser.
+    database = split_uri(env["PORTAL_DATABASE_URL"])
+    assert (database.username, database.hostname, database.path) == ("portal_app", "postgres", "/inventory")
+    assert env["PORTAL_DATABASE_URL"].count("${PORTAL_DB_PASSWORD:?") == 1
+    assert "AIRFLOW_CONN_WAREHOUSE_DB" not in env
+    assert env["AIRFLOW_VAR_PORTAL_BASE_URL"] == "http://localhost:8091"
     assert {"./include:/usr/local/airflow/include", "./sql:/usr/local/airflow/sql"} <= set(portal["volumes"])
-    # It reads the dashboards as bi_reader: the warehouse owner must be a member (docker/postgres-init.sh, run
-    # against a real server by tests/integration/test_postgres_init.py).
-    assert "GRANT bi_reader TO %I', :'warehouse_user'" in (ROOT / "docker" / "postgres-init.sh").read_text()
+    # It reads the dashboards as bi_reader: portal_app, not the warehouse owner, is a member (docker/postgres-init.sh,
+    # run against a real server by tests/integration/test_postgres_init.py).
+    init = (ROOT / "docker" / "postgres-init.sh").read_text()
+    assert "GRANT bi_reader TO portal_app;" in init and "GRANT bi_reader TO %I', :'warehouse_user'" not in init
+    assert "ALTER ROLE portal_app LOGIN PASSWORD %L', :'portal_pw'" in init
 
 
 def test_mailpit_and_warehouse_ports(services):

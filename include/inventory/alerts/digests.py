@@ -20,6 +20,7 @@ from include.inventory.alerts.messages import (
     discrepancy_message,
     discrepancy_subject,
     low_stock_message,
+    portal_links,
 )
 from include.inventory.alerts.outbox import Enqueued, enqueue
 from include.inventory.alerts.recipients import Manager, active_managers, mailbox, one_line, parse_recipients
@@ -53,8 +54,10 @@ def enqueue_low_stock_digests(
     fallback_recipients: str | Iterable[str],
     sender: str = DEFAULT_SENDER,
     now: datetime | None = None,
+    portal_url: str | None = None,
 ) -> list[Enqueued]:
-    """One outbox row per manager with new episodes in their location, one for the uncovered warehouses.
+    """One outbox row per manager with new episodes in their location, one for the uncovered warehouses. A
+    manager's digest links to their page on the manager portal and to where they switch the emails off.
 
     Uncovered warehouses (no active manager at their location) go to `fallback_recipients` in one email; when
     there are none, the row is recorded `failed` with "no recipient". Every listed episode gets
@@ -81,7 +84,8 @@ def enqueue_low_stock_digests(
         for manager_id, its in sorted(per_manager.items()):
             manager = by_id[manager_id]
             to = [mailbox(manager.email, manager.name)]
-            msg = low_stock_message(its, to, f"Hello {one_line(manager.name)},", sender, now)
+            links = portal_links(portal_url)
+            msg = low_stock_message(its, to, f"Hello {one_line(manager.name)},", sender, now, links)
             enqueued.append(_enqueue_low_stock(cur, msg, [manager.email], its))
         if uncovered:
             msg = None

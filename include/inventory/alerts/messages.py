@@ -91,12 +91,24 @@ def _html_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return f"{table}<thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _html_page(title: str, paragraphs: Sequence[str], table: str) -> str:
+def _html_page(title: str, paragraphs: Sequence[str], table: str, links: Sequence[tuple[str, str]] = ()) -> str:
     ps = "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
+    anchors = "".join(f'<p><a href="{html.escape(u, quote=True)}">{html.escape(label)}</a></p>' for label, u in links)
     return (
         f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title></head>'
-        f"<body>{ps}{table}</body></html>"
+        f"<body>{ps}{table}{anchors}</body></html>"
     )
+
+
+def portal_links(portal_url: str | None) -> list[tuple[str, str]]:
+    """The manager portal's pages a manager's digest links to (Variable `portal_base_url`)."""
+    if not portal_url:
+        return []
+    base = one_line(portal_url).rstrip("/")
+    return [
+        ("Your inventory page on the manager portal", f"{base}/dashboard"),
+        ("Manage these emails (switch them off or on)", f"{base}/account"),
+    ]
 
 
 LOW_STOCK_COLUMNS = (
@@ -123,7 +135,12 @@ class LowStockItem:
 
 
 def low_stock_message(
-    items: Sequence[LowStockItem], to: Sequence[Address], greeting: str, sender: str, now: datetime | None = None
+    items: Sequence[LowStockItem],
+    to: Sequence[Address],
+    greeting: str,
+    sender: str,
+    now: datetime | None = None,
+    links: Sequence[tuple[str, str]] = (),
 ) -> EmailMessage:
     critical = sum(1 for i in items if i.level == CRITICAL)
     warehouses = sorted({i.warehouse_name for i in items})
@@ -137,14 +154,14 @@ def low_stock_message(
         "email. Each one is listed once; you will hear again only if it runs out of stock.",
     ]
     rows = [i.row for i in items]
-    text = "\n\n".join([*intro, _text_table(LOW_STOCK_COLUMNS, rows)]) + "\n"
+    text = "\n\n".join([*intro, _text_table(LOW_STOCK_COLUMNS, rows), *(f"{k}:\n{u}" for k, u in links)]) + "\n"
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%d-%H%M")
     return build_message(
         sender=sender,
         to=to,
         subject=subject,
         text=text,
-        html_body=_html_page(subject, intro, _html_table(LOW_STOCK_COLUMNS, rows)),
+        html_body=_html_page(subject, intro, _html_table(LOW_STOCK_COLUMNS, rows), links),
         attachment=(f"low_stock_{stamp}.csv", _csv_bytes(LOW_STOCK_COLUMNS, rows)),
         now=now,
     )

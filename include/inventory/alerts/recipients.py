@@ -82,7 +82,7 @@ def seed_managers(conn: PgConnection, seed: int) -> int:
             # example.com is reserved for documentation: no simulated alert can reach a real mailbox.
             address = f"{local}.{location_id}@example.com"
             cur.execute(
-                "INSERT INTO raw.inventory_managers (name, email, phone, location_id) VALUES (%s, %s, %s, %s) "
+                "INSERT INTO portal.inventory_managers (name, email, phone, location_id) VALUES (%s, %s, %s, %s) "
                 "ON CONFLICT DO NOTHING",
                 (f"{first} {last}", address, fake.numerify("+1-###-###-####"), location_id),
             )
@@ -101,7 +101,7 @@ class Manager:
 def active_managers(cur: PgCursor) -> dict[int, list[Manager]]:
     """Active managers by location; one with an invalid address is skipped (its warehouses fall back)."""
     cur.execute(
-        "SELECT manager_id, name, email, location_id FROM raw.inventory_managers WHERE active ORDER BY manager_id"
+        "SELECT manager_id, name, email, location_id FROM portal.inventory_managers WHERE active ORDER BY manager_id"
     )
     by_location: dict[int, list[Manager]] = defaultdict(list)
     for manager_id, name, address, location_id in cur.fetchall():

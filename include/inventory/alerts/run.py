@@ -52,6 +52,7 @@ def run_alerts(
     now: datetime | None = None,
     freshness_limit: timedelta | None = None,
     oncall: str | None = None,
+    portal_url: str | None = None,
 ) -> dict[str, Any]:
     """One alerting run: update episodes, enqueue the digests, deliver the outbox. Returns a summary dict:
 
@@ -63,7 +64,7 @@ def run_alerts(
     summary = RunSummary()
     for change in update_episodes(conn, as_of):
         summary.episodes[change.event] += 1
-    queued = enqueue_low_stock_digests(conn, threshold, fallback, sender, now)
+    queued = enqueue_low_stock_digests(conn, threshold, fallback, sender, now, portal_url)
     digest = enqueue_discrepancy_digest(conn, as_of, tolerance_units, tolerance_value, fallback, sender, now)
     for item in [*queued, *([digest] if digest else [])]:
         if not item.recipients:
@@ -96,4 +97,5 @@ def run_alerts_from_airflow(as_of: datetime, threshold: int) -> dict[str, Any]:
             tolerance_value=Decimal(setting("discrepancy_tolerance_value")),
             freshness_limit=timedelta(minutes=float(setting("freshness_limit_minutes"))),
             oncall=setting("oncall_email"),
+            portal_url=setting("portal_base_url"),
         )
