@@ -9,7 +9,7 @@
 -- It cannot write raw, staging, analytics or sim (tests/portal/test_portal_roles.py connects as it and tries).
 -- Like 090_bi_reader.sql this file never changes a role that exists: who may log in as portal_app, and with which
 -- password, is the deployment's business (docker/postgres-init.sh from PORTAL_DB_PASSWORD; the local cluster,
--- include/inventory/localpg.py, with trust authentication). Grants are per database and idempotent.
+-- tools/localpg.py, with trust authentication). Grants are per database and idempotent.
 
 DO $$
 BEGIN

@@ -13,7 +13,7 @@ import psycopg2
 import pytest
 from psycopg2 import sql
 
-from include.inventory import localpg
+from tools import localpg
 
 pytestmark = pytest.mark.skipif(not os.environ.get("LOCAL_PG_ADMIN_URL"), reason="not on the project-local cluster")
 

@@ -90,7 +90,7 @@ def test_airflow_json_connection_and_the_environment():
         "secret",
         {"sslmode": "verify-full"},
     )
-    assert Warehouse.from_env({}).uri == "postgresql://postgres@127.0.0.1:55432/inventory"  # the local cluster
+    assert Warehouse.from_env({}).uri == "postgresql://inventory@127.0.0.1:55432/inventory"  # the local cluster
     assert Warehouse.from_env({"LOCAL_PG_PORT": "55501"}).port == 55501  # on the port scripts/env.sh would use
 
 
