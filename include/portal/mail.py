@@ -52,7 +52,7 @@ def link_message(
     )
     return alerts.build_message(
         sender=sender,
-        to=[alerts._address(to_email, to_name)],
+        to=[alerts.mailbox(to_email, to_name)],
         subject=subject,
         text=text,
         html_body=page,
@@ -62,7 +62,7 @@ def link_message(
 
 def enqueue(cur: PgCursor, msg: EmailMessage, to_email: str) -> int:
     """Put the message in the outbox (in the caller's transaction); returns its alert_id."""
-    done = alerts._enqueue(cur, KIND, msg, [to_email], msg["Subject"], 1)
+    done = alerts.enqueue(cur, KIND, msg, [to_email], msg["Subject"], 1)
     assert done is not None  # no dedup key: the insert always happens
     return done.alert_id
 
