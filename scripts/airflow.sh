@@ -35,7 +35,7 @@ mkdir -p "$AIRFLOW_HOME"
 echo "==> Migrating Airflow's metadata database"
 airflow db migrate >"$AIRFLOW_HOME/db-migrate.log" 2>&1 || { tail -20 "$AIRFLOW_HOME/db-migrate.log"; exit 1; }
 
-# The minute cycle on two cores (README, Performance): the DAG files are parsed every 2 minutes, not every 30 s
+# The minute cycle on two cores (docs/performance.md): the DAG files are parsed every 2 minutes, not every 30 s
 # (a new file still shows within dag_dir_list_interval), and task processes are forked from a server that has
 # the Spark Connect client's libraries (pandas, pyarrow, grpc) imported already, instead of importing them for
 # every task. Our own code is never preloaded: an edit reaches the next task run.

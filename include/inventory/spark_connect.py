@@ -103,7 +103,7 @@ def driver_java_options(base: str, mode: str) -> str:
     """The spark-submit driver's Java options for a run in `mode`.
 
     An incremental build is over in seconds: the C1 JIT alone warms up faster. A full rebuild runs for minutes,
-    where C2's code pays back its compile time many times over (README, Performance).
+    where C2's code pays back its compile time many times over (docs/performance.md).
     """
     return base if mode == "full" else f"{base} -XX:TieredStopAtLevel=1".strip()
 
