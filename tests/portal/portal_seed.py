@@ -17,6 +17,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from psycopg2 import sql
 from psycopg2.extras import execute_values
 
+from include.inventory.analytics import default_settings
 from include.inventory.db import transaction
 
 AS_OF = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # a Wednesday: week to date is Monday to Wednesday
@@ -345,10 +346,20 @@ def dim_products_rows() -> list[dict]:
     ]
 
 
-def publish(cur, as_of: datetime = AS_OF, run_id: str = "seed") -> int:
+# The run's settings, as the publish step records them (include/inventory/analytics.py, PLAN_SETTINGS).
+SETTINGS = {
+    **default_settings(),
+    "low_stock_threshold": THRESHOLD,
+    "aging_threshold_days": 90,
+    "period_days": PERIOD_DAYS,
+}
+
+
+def publish(cur, as_of: datetime = AS_OF, run_id: str = "seed", settings: dict | None = SETTINGS) -> int:
     cur.execute(
-        "INSERT INTO analytics.publish_log (run_id, as_of, tables) VALUES (%s, %s, %s) RETURNING publish_id",
-        (run_id, as_of, json.dumps({})),
+        "INSERT INTO analytics.publish_log (run_id, as_of, tables, settings) VALUES (%s, %s, %s, %s) "
+        "RETURNING publish_id",
+        (run_id, as_of, json.dumps({}), json.dumps(settings) if settings is not None else None),
     )
     return cur.fetchone()[0]
 

@@ -56,7 +56,7 @@ def cell_text(value: object) -> str:
     return "" if value is None else one_line(value)
 
 
-def _csv_bytes(header: Sequence[str], rows: Sequence[Sequence[str]]) -> bytes:
+def csv_bytes(header: Sequence[str], rows: Sequence[Sequence[str]]) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(header)
@@ -162,7 +162,7 @@ def low_stock_message(
         subject=subject,
         text=text,
         html_body=_html_page(subject, intro, _html_table(LOW_STOCK_COLUMNS, rows), links),
-        attachment=(f"low_stock_{stamp}.csv", _csv_bytes(LOW_STOCK_COLUMNS, rows)),
+        attachment=(f"low_stock_{stamp}.csv", csv_bytes(LOW_STOCK_COLUMNS, rows)),
         now=now,
     )
 
@@ -206,7 +206,7 @@ def discrepancy_message(
         subject=subject,
         text="\n\n".join([*intro, _text_table(DISCREPANCY_COLUMNS, rows)]) + "\n",
         html_body=_html_page(subject, intro, _html_table(DISCREPANCY_COLUMNS, rows)),
-        attachment=(f"discrepancies_{day.isoformat()}.csv", _csv_bytes(DISCREPANCY_COLUMNS, rows)),
+        attachment=(f"discrepancies_{day.isoformat()}.csv", csv_bytes(DISCREPANCY_COLUMNS, rows)),
         now=now,
     )
 
