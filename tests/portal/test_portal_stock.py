@@ -17,202 +17,19 @@ from html import unescape
 
 import portal_seed as seed
 import pytest
-from portal_helpers import registered_and_logged_in
+from portal_helpers import SORT_FIELDS, expected_rows, ordered, pairs, registered_and_logged_in
 
 from include.inventory.db import transaction
 from include.portal.accounts import INVENTORY_MANAGER, STORE_MANAGER
 
 NORTH = [1, 2]
-BULK = range(100, 160)
-STATUS_RANK = {"out": 0, "low": 1, "ok": 2, "overstock": 3}
-# sort key of the URL -> the row field it orders by
-SORT_FIELDS = {
-    "product": "product_name",
-    "sku": "sku",
-    "category": "category",
-    "warehouse": "warehouse_name",
-    "on_hand": "quantity",
-    "value": "stock_value",
-    "demand": "avg_daily_demand",
-    "cover": "coverage_days",
-    "aged": "aged_units",
-    "order": "suggested_order_qty",
-    "status": "status_rank",
-}
-
-
-def bulk_pair(p: int) -> tuple[int, int, int]:
-    """(warehouse, quantity, category index) of bulk product p: every kind of row, deterministic."""
-    i = p - 100
-    return (1 if i % 2 == 0 else 2), (0 if i % 11 == 0 else (i * 29) % 400), i % 3
-
-
-def add_bulk_products(conn) -> None:
-    """60 products in Northfield: stock-outs, low stock, overstock, aging units, pairs without a metrics row."""
-    categories = ("Bulk", "Tools", "Garden")
-    products, stock, metrics, low, aging = [], [], [], [], []
-    for p in BULK:
-        w, q, c = bulk_pair(p)
-        name, sku, cost = f"Bulk Item {p - 99:02d}", f"BLK-{p:04d}", Decimal(p) / 20
-        products.append(
-            {
-                "product_id": p,
-                "sku": sku,
-                "product_name": name,
-                "category": categories[c],
-                "brand": None,
-                "unit": "pcs",
-                "cost_price": cost,
-                "selling_price": cost * 2,
-                "lead_time": 4,
-            }
-        )
-        row = {
-            "product_id": p,
-            "sku": sku,
-            "product_name": name,
-            "category": categories[c],
-            "cost_price": cost,
-            "selling_price": cost * 2,
-            "warehouse_id": w,
-            "warehouse_name": seed.WAREHOUSES[w][0],
-            "location_id": 1,
-            "location_name": "Northfield",
-            "quantity": q,
-            "counted_at": seed.AS_OF,
-            "units_sold": 0,
-            "revenue": Decimal("0.00"),
-            "stock_value": cost * q,
-        }
-        stock.append(row)
-        demand = Decimal(p % 7)
-        if p % 5:  # every fifth pair has no metrics row (as when the publish has not reached it)
-            metrics.append(
-                {
-                    "product_id": p,
-                    "warehouse_id": w,
-                    "sku": sku,
-                    "product_name": name,
-                    "category": categories[c],
-                    "warehouse_name": row["warehouse_name"],
-                    "on_hand": q,
-                    "stock_value": row["stock_value"],
-                    "avg_daily_demand": demand,
-                    "coverage_days": seed.money(Decimal(q) / demand) if demand else None,
-                    "is_overstock": (Decimal(q) / demand > 90) if demand else q > 0,
-                    "cogs": Decimal("0.00"),
-                    "avg_inventory_value": None,
-                    "turnover": None,
-                    "consumption_value": Decimal("0.00"),
-                    "abc_class": "C",
-                }
-            )
-        if q <= seed.THRESHOLD:
-            low.append(
-                {
-                    **row,
-                    "avg_daily_demand": demand,
-                    "lead_time": 4,
-                    "reorder_point": int(demand * 7),
-                    "suggested_order_qty": max(0, int(demand * 37) - q),
-                    "days_of_cover": seed.money(Decimal(q) / demand) if demand else None,
-                    "is_stock_out": q == 0,
-                }
-            )
-        if p % 4 == 0 and q:
-            aging.append(
-                {
-                    "product_id": p,
-                    "warehouse_id": w,
-                    "sku": sku,
-                    "product_name": name,
-                    "bucket": "90+ Days",
-                    "bucket_order": 4,
-                    "units": q,
-                    "value": cost * q,
-                    "unit_age_days_sum": q * 120,
-                    "aging_threshold_days": 90,
-                    "aged_units": q,
-                    "aged_value": cost * q,
-                }
-            )
-    with transaction(conn) as cur:
-        seed.insert(cur, "dim_products", products)
-        seed.insert(cur, "current_stock", stock)
-        seed.insert(cur, "product_inventory_metrics", metrics)
-        seed.insert(cur, "low_stock_data", low)
-        seed.insert(cur, "inventory_aging", aging)
 
 
 @pytest.fixture
 def north(make_client, seeded):
     """An inventory manager of Northfield (warehouses 1 and 2), logged in, over the seed and 60 more products."""
-    add_bulk_products(seeded)
+    seed.add_bulk_products(seeded)
     return registered_and_logged_in(make_client(), INVENTORY_MANAGER, location_id="1")
-
-
-def expected_rows(conn, warehouses: list[int]) -> list[dict]:
-    """Every stock row of `warehouses`, read with plain SQL, one query per table, joined here."""
-
-    def rows(query: str) -> list[dict]:
-        with conn.cursor() as cur:
-            cur.execute(query, (warehouses,))
-            names = [d.name for d in cur.description]
-            found = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
-        conn.rollback()
-        return found
-
-    key = ("product_id", "warehouse_id")
-    metrics = {
-        (r["product_id"], r["warehouse_id"]): r
-        for r in rows("SELECT * FROM analytics.product_inventory_metrics WHERE warehouse_id = ANY(%s)")
-    }
-    low = {
-        (r["product_id"], r["warehouse_id"]): r
-        for r in rows("SELECT * FROM analytics.low_stock_data WHERE warehouse_id = ANY(%s)")
-    }
-    aged: dict[tuple, int] = {}
-    for r in rows("SELECT * FROM analytics.inventory_aging WHERE warehouse_id = ANY(%s)"):
-        aged[(r["product_id"], r["warehouse_id"])] = aged.get((r["product_id"], r["warehouse_id"]), 0) + r["aged_units"]
-    out = []
-    for c in rows("SELECT * FROM analytics.current_stock WHERE warehouse_id = ANY(%s)"):
-        pair = tuple(c[k] for k in key)
-        m, lo = metrics.get(pair), low.get(pair)
-        status = (
-            "out" if lo and lo["is_stock_out"] else "low" if lo else "overstock" if m and m["is_overstock"] else "ok"
-        )
-        out.append(
-            {
-                "product_id": c["product_id"],
-                "warehouse_id": c["warehouse_id"],
-                "product_name": c["product_name"],
-                "sku": c["sku"],
-                "category": c["category"],
-                "warehouse_name": c["warehouse_name"],
-                "quantity": c["quantity"],
-                "stock_value": c["stock_value"],
-                "avg_daily_demand": m["avg_daily_demand"] if m else Decimal(0),
-                "coverage_days": m["coverage_days"] if m else None,
-                "aged_units": aged.get(pair, 0),
-                "suggested_order_qty": lo["suggested_order_qty"] if lo else None,
-                "status": status,
-                "status_rank": STATUS_RANK[status],
-                "is_overstock": bool(m and m["is_overstock"]),
-            }
-        )
-    return out
-
-
-def ordered(rows: list[dict], sort: str = "product", direction: str = "asc") -> list[dict]:
-    """Sorted as the page promises: by the column (nulls last either way), then product, warehouse, ids."""
-    field = SORT_FIELDS[sort]
-    ties = sorted(rows, key=lambda r: (r["product_name"], r["warehouse_name"], r["product_id"], r["warehouse_id"]))
-    present = sorted((r for r in ties if r[field] is not None), key=lambda r: r[field], reverse=direction == "desc")
-    return present + [r for r in ties if r[field] is None]
-
-
-def pairs(rows: list[dict]) -> list[tuple[int, int]]:
-    return [(r["product_id"], r["warehouse_id"]) for r in rows]
 
 
 def api(client, **params) -> dict:
@@ -276,7 +93,7 @@ def test_search_by_name_or_sku_case_insensitive_and_literal(north, seeded):
     stock = api(north, q="  bulk ITEM 1 ")
     assert pairs(stock["rows"]) == pairs(ordered([r for r in rows if "bulk item 1" in r["product_name"].lower()]))
     assert stock["total_rows"] == 10
-    assert pairs(api(north, q="blk-0123")["rows"]) == [(123, bulk_pair(123)[0])]
+    assert pairs(api(north, q="blk-0123")["rows"]) == [(123, seed.bulk_pair(123)[0])]
     assert pairs(api(north, q="sku-00003")["rows"]) == pairs(ordered([r for r in rows if r["product_id"] == 3]))
     # % and _ are matched as themselves, not as wildcards; quotes are text.
     assert api(north, q="%")["total_rows"] == 0 and api(north, q="Bulk_Item")["total_rows"] == 0

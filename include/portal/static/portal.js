@@ -8,9 +8,14 @@
   "use strict";
   var BLUE = "#1f5fae", ORANGE = "#e07b00", RED = "#b42318", GREY = "#8a94a3";
   var charts = [];
+  var liveRoot = document.getElementById("live");
+  var currency = (liveRoot && liveRoot.getAttribute("data-currency")) || "USD";
+  var moneyFormat = new Intl.NumberFormat("en-US", { style: "currency", currency: currency, maximumFractionDigits: 0 });
+  // Axis labels of amounts carry the currency, as the page's tables do.
+  var moneyTicks = { callback: function (value) { return moneyFormat.format(value); } };
 
-  function bar(labels, datasets, horizontal) {
-    return {
+  function bar(labels, datasets, horizontal, money) {
+    var spec = {
       type: "bar",
       data: { labels: labels, datasets: datasets },
       options: {
@@ -21,23 +26,25 @@
         scales: { x: { ticks: { autoSkip: true } }, y: { beginAtZero: true } }
       }
     };
+    if (money) spec.options.scales[horizontal ? "x" : "y"].ticks = moneyTicks;
+    return spec;
   }
 
   var SPECS = {
     stock_by_warehouse: function (s) {
-      return bar(s.labels, [{ label: "Stock value", data: s.stock_value, backgroundColor: BLUE }]);
+      return bar(s.labels, [{ label: "Stock value", data: s.stock_value, backgroundColor: BLUE }], false, true);
     },
     aging: function (s) {
       return bar(s.labels, [{ label: "Units", data: s.units, backgroundColor: [BLUE, ORANGE, RED, GREY] }]);
     },
     reconciliation: function (s) {
-      return bar(s.labels, [{ label: "Discrepancy value", data: s.discrepancy_value, backgroundColor: RED }]);
+      return bar(s.labels, [{ label: "Discrepancy value", data: s.discrepancy_value, backgroundColor: RED }], false, true);
     },
     top_products: function (s) {
-      return bar(s.labels, [{ label: "Revenue", data: s.revenue, backgroundColor: BLUE }], true);
+      return bar(s.labels, [{ label: "Revenue", data: s.revenue, backgroundColor: BLUE }], true, true);
     },
     sales_by_warehouse: function (s) {
-      return bar(s.labels, [{ label: "Revenue", data: s.revenue, backgroundColor: BLUE }]);
+      return bar(s.labels, [{ label: "Revenue", data: s.revenue, backgroundColor: BLUE }], false, true);
     },
     stock_trend: function (s) {
       return {
@@ -56,7 +63,7 @@
           animation: { duration: 250 },
           interaction: { mode: "index", intersect: false },
           scales: {
-            y: { beginAtZero: true, position: "left", title: { display: true, text: "Stock value" } },
+            y: { beginAtZero: true, position: "left", ticks: moneyTicks, title: { display: true, text: "Stock value" } },
             outs: { beginAtZero: true, position: "right", grid: { drawOnChartArea: false },
                     ticks: { precision: 0 }, title: { display: true, text: "Out of stock" } }
           }
@@ -79,7 +86,7 @@
           animation: { duration: 250 },
           interaction: { mode: "index", intersect: false },
           scales: {
-            y: { beginAtZero: true, position: "left", title: { display: true, text: "Revenue" } },
+            y: { beginAtZero: true, position: "left", ticks: moneyTicks, title: { display: true, text: "Revenue" } },
             units: { beginAtZero: true, position: "right", grid: { drawOnChartArea: false },
                      title: { display: true, text: "Units" } }
           }
@@ -109,7 +116,7 @@
     });
   }
 
-  var live = document.getElementById("live");
+  var live = liveRoot;
   if (!live) return;
   draw(live);
 
