@@ -320,7 +320,9 @@ def test_labels_say_the_published_thresholds(make_client, seeded):
     page = client.get("/dashboard").text
     assert ">older than 90 days<" in page  # the aging units' card
     assert "pairs at or under 50 units" in page and "with more than 90 days of cover" in page
-    assert "Units older than 90 days" in page  # the stock list's column
+    assert (
+        'Aging units<span class="arrow" aria-hidden="true">↕</span><span class="sub">older than 90 days</span>' in page
+    )
     assert "average of the last 30 complete days" in page
 
     with transaction(seeded) as cur:  # a run with other settings: the labels follow the latest publish
