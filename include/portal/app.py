@@ -24,8 +24,10 @@ read again on every request. Every POST carries the CSRF token. Every password c
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
+import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -44,7 +46,7 @@ from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
-from include.portal import accounts, dashboards, mail
+from include.portal import accounts, dashboards, mail, stock
 from include.portal.accounts import ROLE_FIELD, ROLES, Account, EmailTaken, RateLimited, Throttled
 from include.portal.config import PortalSettings
 from include.portal.db import Database
@@ -58,6 +60,7 @@ from include.portal.security import (
     make_hasher,
     new_csrf_token,
 )
+from include.portal.stock import InvalidStockQuery, StockQuery
 
 logger = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
@@ -80,10 +83,18 @@ class CsrfFailed(Exception):
 # ------------------------------------------------------------------------------------------------ formatting
 
 
-def fmt_money(value: Any) -> str:
+CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "CAD": "CA$", "AUD": "A$", "INR": "₹"}
+
+
+def fmt_money(value: Any, currency: str = "USD") -> str:
+    """An amount to the cent (half away from zero, as docs/metrics.md rounds) with its currency: "$1,234.50",
+    "-$0.13"; a currency without a symbol here is written after the number: "1,234.50 CHF"."""
     if value is None:
         return "–"
-    return f"{Decimal(value).quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):,}"
+    amount = Decimal(value).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    sign, digits = ("-" if amount < 0 else ""), f"{abs(amount):,}"
+    symbol = CURRENCY_SYMBOLS.get(currency)
+    return f"{sign}{symbol}{digits}" if symbol else f"{sign}{digits} {currency}"
 
 
 def fmt_units(value: Any) -> str:
@@ -141,8 +152,22 @@ def create_app(settings: PortalSettings, database: Database | None = None, clock
     devices = DeviceCookie(settings.secret_key, timedelta(days=settings.device_cookie_days))
     hasher_pool = ThreadPoolExecutor(max_workers=settings.hash_workers, thread_name_prefix="portal-hash")
     templates = Jinja2Templates(directory=str(HERE / "templates"))
-    templates.env.filters.update(money=fmt_money, units=fmt_units, decimal=fmt_decimal, pct=fmt_pct, time=fmt_time)
-    templates.env.globals.update(ROLES=ROLES, ROLE_FIELD=ROLE_FIELD, CSRF_FIELD=CSRF_FIELD)
+    templates.env.filters.update(
+        money=functools.partial(fmt_money, currency=settings.currency),
+        units=fmt_units,
+        decimal=fmt_decimal,
+        pct=fmt_pct,
+        time=fmt_time,
+    )
+    templates.env.globals.update(
+        ROLES=ROLES,
+        ROLE_FIELD=ROLE_FIELD,
+        CSRF_FIELD=CSRF_FIELD,
+        CURRENCY=settings.currency,
+        STOCK_SORTS=stock.SORTS,
+        STOCK_STATUSES=stock.STATUSES,
+        PAGE_SIZES=stock.PAGE_SIZES,
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
@@ -306,11 +331,18 @@ def create_app(settings: PortalSettings, database: Database | None = None, clock
         with db.transaction() as cur:
             return accounts.locations(cur)
 
-    def read_dashboard(account: Account) -> dict[str, Any]:
+    def read_dashboard(account: Account, stock_query: StockQuery | None = None) -> dict[str, Any]:
         with db.transaction(read_only=True) as cur:
             return dashboards.read_dashboard(
-                cur, account.role, account.location_id, settings.read_role, settings.kpi_period_days
+                cur, account.role, account.location_id, settings.read_role, settings.kpi_period_days, stock_query
             )
+
+    def stock_query_of(request: Request, account: Account) -> StockQuery | None:
+        """The stock list's search, filters, sort and page from the query string (inventory managers only).
+        Raises InvalidStockQuery."""
+        if account.role != accounts.INVENTORY_MANAGER:
+            return None
+        return StockQuery.parse(request.query_params)
 
     def dashboard_context(data: dict[str, Any]) -> dict[str, Any]:
         return {"d": data, "charts": dashboards.chart_data(data)}
@@ -705,12 +737,25 @@ def create_app(settings: PortalSettings, database: Database | None = None, clock
 
     # -------------------------------------------------------------------------------------------- dashboards
 
+    def stock_query_refused(request: Request, account: Account, exc: InvalidStockQuery) -> HTMLResponse:
+        return message(
+            request,
+            "This stock list cannot be shown",
+            str(exc),
+            status_code=400,
+            account=account,
+            back=("Show the whole stock list", "/dashboard#" + stock.ANCHOR),
+        )
+
     @app.get("/dashboard", response_class=HTMLResponse)
     def dashboard(request: Request):
         account = load_account(request)
         if account is None:
             return RedirectResponse("/", status_code=303)
-        data = read_dashboard(account)
+        try:
+            data = read_dashboard(account, stock_query_of(request, account))
+        except InvalidStockQuery as exc:
+            return stock_query_refused(request, account, exc)
         template = "dashboard_inventory.html" if data["kind"] == "inventory" else "dashboard_sales.html"
         flash = request.session.pop("flash", None)
         return render(
@@ -719,11 +764,14 @@ def create_app(settings: PortalSettings, database: Database | None = None, clock
             account=account,
             poll_seconds=settings.poll_seconds,
             flash=flash,
+            full_page=True,
             **dashboard_context(data),
         )
 
     @app.get("/dashboard/live")
     def dashboard_live(request: Request, after: str = ""):
+        """204 while no newer publish has landed, else the page's live parts (the stock list with the query
+        string's search, filters, sort and page)."""
         account = load_account(request)
         if account is None:
             return Response(status_code=401)
@@ -733,9 +781,49 @@ def create_app(settings: PortalSettings, database: Database | None = None, clock
         current = str(watermark.publish_id) if watermark else ""
         if current == after:
             return Response(status_code=204)
-        data = read_dashboard(account)
+        try:
+            data = read_dashboard(account, stock_query_of(request, account))
+        except InvalidStockQuery as exc:
+            return Response(str(exc), status_code=400, media_type="text/plain")
         template = "_inventory_data.html" if data["kind"] == "inventory" else "_sales_data.html"
-        return render(request, template, account=account, **dashboard_context(data))
+        return render(request, template, account=account, full_page=False, **dashboard_context(data))
+
+    @app.get("/dashboard/stock.csv")
+    def stock_csv(request: Request):
+        """The stock list as filtered and sorted on the page, every row (all pages), as CSV."""
+        account = load_account(request)
+        if account is None:
+            return RedirectResponse("/", status_code=303)
+        if account.role != accounts.INVENTORY_MANAGER:
+            return message(
+                request,
+                "Not available",
+                "The stock list is on the inventory managers' page.",
+                status_code=403,
+                account=account,
+            )
+        try:
+            query = StockQuery.parse(request.query_params)
+            with db.transaction(read_only=True) as cur:
+                scope, watermark, rows = dashboards.read_stock_export(
+                    cur, account.location_id, settings.read_role, query
+                )
+        except InvalidStockQuery as exc:
+            return stock_query_refused(request, account, exc)
+        except LookupError as exc:
+            return message(request, "Not published yet", str(exc), status_code=503, account=account)
+        columns = stock.csv_columns(settings.currency, dashboards.Thresholds.of(watermark).aging_days)
+        place = re.sub(r"[^A-Za-z0-9]+", "-", scope.location_name).strip("-").lower() or "location"
+        filename = f"stock_{place}_{watermark.as_of.astimezone(UTC):%Y%m%d-%H%M}.csv"
+        return Response(
+            stock.csv_bytes(rows, columns),
+            media_type="text/csv; charset=utf-8",
+            headers={
+                "Content-Disposition": f'attachment; filename="{filename}"',
+                "X-Data-As-Of": watermark.as_of.isoformat(),
+                "X-Row-Count": str(len(rows)),
+            },
+        )
 
     @app.get("/api/watermark")
     def api_watermark(request: Request):
@@ -751,7 +839,11 @@ def create_app(settings: PortalSettings, database: Database | None = None, clock
         account = load_account(request)
         if account is None:
             return JSONResponse({"detail": "not logged in"}, status_code=401)
-        return JSONResponse(dashboards.jsonable(read_dashboard(account)))
+        try:
+            data = read_dashboard(account, stock_query_of(request, account))
+        except InvalidStockQuery as exc:
+            return JSONResponse({"detail": str(exc)}, status_code=400)
+        return JSONResponse(dashboards.jsonable(data))
 
     # -------------------------------------------------------------------------------------------- account
 

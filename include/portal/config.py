@@ -15,6 +15,7 @@
 - `PORTAL_SESSION_IDLE_MINUTES`, `PORTAL_SESSION_HOURS`: `30`, `8`: a session ends after this long unused, and
   this long after login whatever happens.
 - `AIRFLOW_VAR_KPI_PERIOD_DAYS`: `30`, the sales period: the same Variable the analytics build uses.
+- `PORTAL_CURRENCY`: `USD`, the currency of the amounts (the catalogue's prices), shown with every amount.
 
 docs/portal.md describes them too.
 """
@@ -65,6 +66,7 @@ class PortalSettings:
     poll_seconds: float = 5.0
     kpi_period_days: int = 30
     base_url: str = "http://localhost:8090"  # the links in emails start with it
+    currency: str = "USD"  # of every amount in the analytics tables (the catalogue's prices: dummyjson's, in USD)
     smtp: SmtpSettings = SmtpSettings()
     # Sessions (portal.sessions): idle and absolute expiry; last_seen is written at most once per touch interval.
     session_idle_seconds: int = 30 * 60
@@ -100,6 +102,8 @@ class PortalSettings:
             raise ValueError("poll_seconds, kpi_period_days and login_max_failures must be positive")
         if not 0 < self.session_idle_seconds <= self.session_absolute_seconds:
             raise ValueError("sessions need 0 < idle expiry <= absolute expiry")
+        if not (len(self.currency) == 3 and self.currency.isascii() and self.currency.isupper()):
+            raise ValueError(f"the currency must be an ISO 4217 code such as USD, not {self.currency!r}")
         if not self.base_url.startswith(("http://", "https://")):
             raise ValueError(f"the portal's base URL must start with http:// or https://, not {self.base_url!r}")
 
@@ -170,6 +174,7 @@ def settings_from_env(
         poll_seconds=float(env.get("PORTAL_POLL_SECONDS", "5")),
         kpi_period_days=int(period),
         base_url=env.get("AIRFLOW_VAR_PORTAL_BASE_URL", SETTINGS["portal_base_url"].default).rstrip("/"),
+        currency=(env.get("PORTAL_CURRENCY") or "USD").strip().upper(),
         smtp=smtp_from_env(env),
         session_idle_seconds=int(float(env.get("PORTAL_SESSION_IDLE_MINUTES", "30")) * 60),
         session_absolute_seconds=int(float(env.get("PORTAL_SESSION_HOURS", "8")) * 3600),

@@ -9,7 +9,7 @@ are those of docs/metrics.md, computed over the location's warehouses.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -17,8 +17,10 @@ from typing import Any
 from psycopg2.extensions import cursor as PgCursor
 
 from include.inventory.db import load_sql
+from include.portal import stock
 from include.portal.accounts import INVENTORY_MANAGER, STORE_MANAGER
 from include.portal.db import set_local_role
+from include.portal.stock import StockQuery
 
 INVENTORY_TABLES = (
     "current_stock",
@@ -27,8 +29,11 @@ INVENTORY_TABLES = (
     "fact_inventory_reconciliation",
     "product_inventory_metrics",
     "low_stock_by_warehouse",
+    "fact_daily_sales",
+    "dim_products",
 )
 SALES_TABLES = ("fact_daily_sales", "dim_products", "sales_by_warehouse")
+STOCK_LIST_TABLES = ("current_stock", "product_inventory_metrics", "low_stock_data", "inventory_aging")
 LOW_STOCK_ROWS = 200
 DISCREPANCY_ROWS = 100
 RECONCILIATION_DAYS = 14
@@ -51,13 +56,61 @@ class Watermark:
     publish_id: int
     as_of: datetime
     published_at: datetime
+    settings: dict[str, Any] | None = None  # the run's settings (analytics.publish_log.settings)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "publish_id": self.publish_id,
             "as_of": self.as_of.isoformat(),
             "published_at": self.published_at.isoformat(),
+            "settings": self.settings,
         }
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """The settings the published numbers were computed with (`analytics.publish_log.settings`, written by the
+    publish step from the run's plan), for labels that say them: "older than 90 days". None: not recorded (a
+    publish from before they were), and the label says "the threshold" instead."""
+
+    low_stock_units: int | None = None
+    aging_days: int | None = None
+    overstock_days: int | None = None
+    demand_window_days: int | None = None
+
+    @classmethod
+    def of(cls, watermark: Watermark | None) -> Thresholds:
+        settings = (watermark.settings if watermark else None) or {}
+
+        def number(name: str) -> int | None:
+            value = settings.get(name)
+            return int(value) if isinstance(value, int | float | str) and str(value).lstrip("-").isdigit() else None
+
+        return cls(
+            number("low_stock_threshold"),
+            number("aging_threshold_days"),
+            number("overstock_days"),
+            number("demand_window_days"),
+        )
+
+    @property
+    def aged(self) -> str:
+        return f"older than {self.aging_days} days" if self.aging_days is not None else "older than the aging threshold"
+
+    @property
+    def low(self) -> str:
+        units = self.low_stock_units
+        return f"at or under {units} units" if units is not None else "at or under the low-stock threshold"
+
+    @property
+    def overstock(self) -> str:
+        days = self.overstock_days
+        return f"more than {days} days of cover" if days is not None else "more cover than the overstock limit"
+
+    @property
+    def demand(self) -> str:
+        days = self.demand_window_days
+        return f"average of the last {days} complete days" if days is not None else "average over the demand window"
 
 
 def scope_of(cur: PgCursor, location_id: int) -> Scope:
@@ -109,7 +162,10 @@ def sales_period(as_of: datetime, period_days: int) -> dict[str, date]:
     }
 
 
-def inventory_data(cur: PgCursor, scope: Scope) -> dict[str, Any]:
+def inventory_data(
+    cur: PgCursor, scope: Scope, as_of: datetime, period_days: int, stock_query: StockQuery
+) -> dict[str, Any]:
+    stock_query.check_scope(scope.warehouse_ids)
     p: dict[str, Any] = {"warehouse_ids": scope.warehouse_ids}
     low = _rows(cur, "low_stock", {**p, "limit": LOW_STOCK_ROWS})
     discrepancies = _rows(
@@ -117,14 +173,22 @@ def inventory_data(cur: PgCursor, scope: Scope) -> dict[str, Any]:
     )
     for row in discrepancies:
         row["warehouse_name"] = scope.warehouses.get(row["warehouse_id"], str(row["warehouse_id"]))
+    period = sales_period(as_of, period_days)
+    sales_p = {**p, "period_days": period_days, **period}
     return {
         "kpis": _rows(cur, "inventory_kpis", p)[0],
         "warehouses": _rows(cur, "stock_by_warehouse", p),
+        "stock": stock.stock_page(cur, stock_query, scope.warehouse_ids),
+        "categories": stock.categories(cur, scope.warehouse_ids),
         "low_stock": {"rows": low, "total": low[0]["total"] if low else 0},
         "aging": _rows(cur, "aging_buckets", p),
         "reconciliation_days": _rows(cur, "reconciliation_days", {**p, "days": RECONCILIATION_DAYS}),
         "discrepancies": {"rows": discrepancies, "total": discrepancies[0]["total"] if discrepancies else 0},
         "reconciliation_window_days": RECONCILIATION_DAYS,
+        "stock_trend": _rows(cur, "stock_trend", {**p, "days": period_days}),
+        "sales_trend": _rows(cur, "sales_trend", sales_p),
+        "top_products": _rows(cur, "top_products", {**sales_p, "limit": TOP_PRODUCTS}),
+        "period": {**period, "days": period_days},
     }
 
 
@@ -140,8 +204,16 @@ def sales_data(cur: PgCursor, scope: Scope, as_of: datetime, period_days: int) -
     }
 
 
-def read_dashboard(cur: PgCursor, role: str, location_id: int, read_role: str, period_days: int) -> dict[str, Any]:
+def read_dashboard(
+    cur: PgCursor,
+    role: str,
+    location_id: int,
+    read_role: str,
+    period_days: int,
+    stock_query: StockQuery | None = None,
+) -> dict[str, Any]:
     """Everything one manager's dashboard shows. `ready` is False until the tables it reads have been published.
+    `stock_query`: the inventory page's stock list (search, filters, sort, page); the default list without it.
 
     Call it in a read-only transaction (`Database.transaction(read_only=True)`): it switches the transaction to
     `read_role` after reading the scope.
@@ -155,18 +227,35 @@ def read_dashboard(cur: PgCursor, role: str, location_id: int, read_role: str, p
         "kind": "inventory" if role == INVENTORY_MANAGER else "sales",
         "scope": scope,
         "watermark": watermark,
+        "thresholds": Thresholds.of(watermark),
         "ready": watermark is not None and not missing,
         "missing_tables": missing,
     }
     if not result["ready"]:
         return result
     if role == INVENTORY_MANAGER:
-        result.update(inventory_data(cur, scope))
+        result.update(inventory_data(cur, scope, watermark.as_of, period_days, stock_query or StockQuery()))
     elif role == STORE_MANAGER:
         result.update(sales_data(cur, scope, watermark.as_of, period_days))
     else:
         raise ValueError(f"unknown role {role!r}")
     return result
+
+
+def read_stock_export(
+    cur: PgCursor, location_id: int, read_role: str, stock_query: StockQuery
+) -> tuple[Scope, Watermark, list[dict[str, Any]]]:
+    """Every row of the stock list as filtered and sorted (all pages), as of one publish: the CSV export. Raises
+    LookupError while the stock tables are not published."""
+    scope = scope_of(cur, location_id)
+    stock_query.check_scope(scope.warehouse_ids)
+    set_local_role(cur, read_role)
+    watermark = read_watermark(cur)
+    missing = missing_tables(cur, STOCK_LIST_TABLES)
+    if watermark is None or missing:
+        waiting = f" (waiting for: {', '.join(missing)})" if missing else ""
+        raise LookupError(f"The stock list has not been published yet{waiting}.")
+    return scope, watermark, stock.stock_rows(cur, stock_query, scope.warehouse_ids)
 
 
 def jsonable(value: Any) -> Any:
@@ -183,6 +272,8 @@ def jsonable(value: Any) -> Any:
         }
     if isinstance(value, Watermark):
         return value.as_dict()
+    if isinstance(value, Thresholds | StockQuery):
+        return asdict(value)
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -220,19 +311,31 @@ def chart_data(dashboard: dict[str, Any]) -> dict[str, Any]:
                 "discrepancy_value": [_num(d["discrepancy_value"]) for d in dashboard["reconciliation_days"]],
                 "discrepancy_amount": [_num(d["discrepancy_amount"]) for d in dashboard["reconciliation_days"]],
             },
+            "stock_trend": {
+                "labels": [d["date_key"].isoformat() for d in dashboard["stock_trend"]],
+                "stock_value": [_num(d["stock_value"]) for d in dashboard["stock_trend"]],
+                "stock_outs": [_num(d["stock_outs"]) for d in dashboard["stock_trend"]],
+            },
+            **_sales_charts(dashboard["sales_trend"], dashboard["top_products"]),
         }
     return {
-        "trend": {
-            "labels": [d["date_key"].isoformat() for d in dashboard["trend"]],
-            "revenue": [_num(d["revenue"]) for d in dashboard["trend"]],
-            "units": [_num(d["units"]) for d in dashboard["trend"]],
-        },
-        "top_products": {
-            "labels": [p["product_name"] for p in dashboard["top_products"]],
-            "revenue": [_num(p["revenue"]) for p in dashboard["top_products"]],
-        },
+        **_sales_charts(dashboard["trend"], dashboard["top_products"]),
         "sales_by_warehouse": {
             "labels": [w["warehouse_name"] for w in dashboard["warehouses"]],
             "revenue": [_num(w["revenue"]) for w in dashboard["warehouses"]],
+        },
+    }
+
+
+def _sales_charts(trend: list[dict[str, Any]], top: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "trend": {
+            "labels": [d["date_key"].isoformat() for d in trend],
+            "revenue": [_num(d["revenue"]) for d in trend],
+            "units": [_num(d["units"]) for d in trend],
+        },
+        "top_products": {
+            "labels": [p["product_name"] for p in top],
+            "revenue": [_num(p["revenue"]) for p in top],
         },
     }

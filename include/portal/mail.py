@@ -21,6 +21,8 @@ from psycopg2.extensions import connection as PgConnection
 from psycopg2.extensions import cursor as PgCursor
 
 from include.inventory import alerts
+from include.inventory.alerts.outbox import enqueue as outbox_enqueue
+from include.inventory.alerts.recipients import mailbox
 from include.portal.config import SmtpSettings
 
 KIND = "account"
@@ -52,7 +54,7 @@ def link_message(
     )
     return alerts.build_message(
         sender=sender,
-        to=[alerts.mailbox(to_email, to_name)],
+        to=[mailbox(to_email, to_name)],
         subject=subject,
         text=text,
         html_body=page,
@@ -62,7 +64,7 @@ def link_message(
 
 def enqueue(cur: PgCursor, msg: EmailMessage, to_email: str) -> int:
     """Put the message in the outbox (in the caller's transaction); returns its alert_id."""
-    done = alerts.enqueue(cur, KIND, msg, [to_email], msg["Subject"], 1)
+    done = outbox_enqueue(cur, KIND, msg, [to_email], msg["Subject"], 1)
     assert done is not None  # no dedup key: the insert always happens
     return done.alert_id
 

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from email import policy
 from email.message import EmailMessage
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -443,15 +444,43 @@ def test_freshness_alert_once_when_behind_and_once_when_caught_up(db, sink):
     db.rollback()
 
 
-def test_a_managers_digest_links_to_their_portal_page_and_to_managing_the_emails(db, sink):
+def test_a_managers_digest_says_its_as_of_and_links_to_their_portal_page_and_to_managing_the_emails(db, sink):
     set_stock(db, {(1, 1): 5, (3, 4): 2})
     run(db, sink, T0, portal_url="http://portal.example.com:8091/")
     (alice,) = sink.to("alice@example.com")
-    text = alice.get_body(("plain",)).get_content()
+    text = alice.get_body(("plain",)).get_content().replace("\r\n", "\n")
     page = alice.get_body(("html",)).get_content()
-    for path in ("/dashboard", "/account"):
-        assert f"http://portal.example.com:8091{path}" in text
-        assert f'<a href="http://portal.example.com:8091{path}">' in page
-    assert "Manage these emails" in text
+    assert "Data as of 2024-05-02 06:00 UTC (the latest analytics publish)." in text
+    assert "<p>Data as of 2024-05-02 06:00 UTC (the latest analytics publish).</p>" in page
+    # The stock list filtered to what is low, and the account page where the emails are switched off.
+    for label, path in (
+        ("Your location's low stock on the manager portal", "/dashboard?status=low#stock"),
+        ("Manage these emails (switch them off or on)", "/account"),
+    ):
+        assert f"{label}:\nhttp://portal.example.com:8091{path}\n" in text
+        assert f'<a href="http://portal.example.com:8091{path}">{label}</a>' in unescape(page)
+    header = parts(alice)[3][0]
+    assert header[:6] == ["Level", "Product", "SKU", "Warehouse", "Location", "On hand (units)"]
+    assert "On hand (units)  Low-stock threshold (units)" in text  # the text table's header, readable too
     (ops,) = sink.to("ops@example.com")  # the fallback list has no portal account to manage
-    assert "http://portal.example.com:8091" not in ops.get_body(("plain",)).get_content()
+    ops_text = ops.get_body(("plain",)).get_content()
+    assert "http://portal.example.com:8091" not in ops_text
+    assert "Data as of 2024-05-02 06:00 UTC" in ops_text
+
+
+def test_the_discrepancy_digest_says_its_as_of_and_links_managers_to_the_portal(db, sink):
+    day = T0.date() - timedelta(days=1)
+    with transaction(db) as cur:
+        cur.execute(
+            "INSERT INTO analytics.fact_inventory_reconciliation VALUES (%s, 1, 1, 'SKU-00001', 'Widget', 50, 47, -3, "
+            "-7.50)",
+            (day,),
+        )
+    run(db, sink, T0, fallback="", portal_url="http://portal.example.com:8091")  # to every active manager
+    (msg,) = sink.messages()
+    text = msg.get_body(("plain",)).get_content()
+    assert "Data as of 2024-05-02 06:00 UTC" in text
+    assert "http://portal.example.com:8091/dashboard#rec-heading" in text
+    assert "http://portal.example.com:8091/account" in text
+    assert parts(msg)[3][0] == list(alerts.DISCREPANCY_COLUMNS)
+    assert parts(msg)[3][0][-2:] == ["Difference (units)", "Difference value (at cost)"]

@@ -1,5 +1,6 @@
 """Helpers for driving the portal through a TestClient: read a form's CSRF token, register (following the link
-the portal emails to the SMTP sink), log in."""
+the portal emails to the SMTP sink), log in; and the stock list as it should be, read independently of the portal's
+SQL."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import re
 import socket
 import time
 import warnings
+from decimal import Decimal
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -124,3 +126,86 @@ def registered_and_logged_in(client: TestClient, role: str, **overrides) -> Test
     response = register(client, role, **overrides)
     assert response.status_code == 303 and response.headers["location"] == "/dashboard", response.text
     return client
+
+
+# ------------------------------------------------------------------------------------------------ the stock list
+
+STATUS_RANK = {"out": 0, "low": 1, "ok": 2, "overstock": 3}
+# sort key of the URL -> the row field it orders by
+SORT_FIELDS = {
+    "product": "product_name",
+    "sku": "sku",
+    "category": "category",
+    "warehouse": "warehouse_name",
+    "on_hand": "quantity",
+    "value": "stock_value",
+    "demand": "avg_daily_demand",
+    "cover": "coverage_days",
+    "aged": "aged_units",
+    "order": "suggested_order_qty",
+    "status": "status_rank",
+}
+
+
+def expected_rows(conn, warehouses: list[int]) -> list[dict]:
+    """Every stock row of `warehouses`, read with plain SQL, one query per table, joined here."""
+
+    def rows(query: str) -> list[dict]:
+        with conn.cursor() as cur:
+            cur.execute(query, (warehouses,))
+            names = [d.name for d in cur.description]
+            found = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+        conn.rollback()
+        return found
+
+    key = ("product_id", "warehouse_id")
+    metrics = {
+        (r["product_id"], r["warehouse_id"]): r
+        for r in rows("SELECT * FROM analytics.product_inventory_metrics WHERE warehouse_id = ANY(%s)")
+    }
+    low = {
+        (r["product_id"], r["warehouse_id"]): r
+        for r in rows("SELECT * FROM analytics.low_stock_data WHERE warehouse_id = ANY(%s)")
+    }
+    aged: dict[tuple, int] = {}
+    for r in rows("SELECT * FROM analytics.inventory_aging WHERE warehouse_id = ANY(%s)"):
+        aged[(r["product_id"], r["warehouse_id"])] = aged.get((r["product_id"], r["warehouse_id"]), 0) + r["aged_units"]
+    out = []
+    for c in rows("SELECT * FROM analytics.current_stock WHERE warehouse_id = ANY(%s)"):
+        pair = tuple(c[k] for k in key)
+        m, lo = metrics.get(pair), low.get(pair)
+        status = (
+            "out" if lo and lo["is_stock_out"] else "low" if lo else "overstock" if m and m["is_overstock"] else "ok"
+        )
+        out.append(
+            {
+                "product_id": c["product_id"],
+                "warehouse_id": c["warehouse_id"],
+                "product_name": c["product_name"],
+                "sku": c["sku"],
+                "category": c["category"],
+                "warehouse_name": c["warehouse_name"],
+                "quantity": c["quantity"],
+                "stock_value": c["stock_value"],
+                "avg_daily_demand": m["avg_daily_demand"] if m else Decimal(0),
+                "coverage_days": m["coverage_days"] if m else None,
+                "aged_units": aged.get(pair, 0),
+                "suggested_order_qty": lo["suggested_order_qty"] if lo else None,
+                "status": status,
+                "status_rank": STATUS_RANK[status],
+                "is_overstock": bool(m and m["is_overstock"]),
+            }
+        )
+    return out
+
+
+def ordered(rows: list[dict], sort: str = "product", direction: str = "asc") -> list[dict]:
+    """Sorted as the page promises: by the column (nulls last either way), then product, warehouse, ids."""
+    field = SORT_FIELDS[sort]
+    ties = sorted(rows, key=lambda r: (r["product_name"], r["warehouse_name"], r["product_id"], r["warehouse_id"]))
+    present = sorted((r for r in ties if r[field] is not None), key=lambda r: r[field], reverse=direction == "desc")
+    return present + [r for r in ties if r[field] is None]
+
+
+def pairs(rows: list[dict]) -> list[tuple[int, int]]:
+    return [(r["product_id"], r["warehouse_id"]) for r in rows]

@@ -5,6 +5,7 @@ step creates), so a renamed or dropped column breaks these tests as it would bre
 rules of docs/metrics.md closely enough for the dashboards (aging buckets add up to on-hand, low stock is at or
 under the threshold, sales_by_warehouse sums fact_daily_sales over the period), and every location has different
 numbers, so a figure from the wrong location shows. Product 6 is stocked and sold only in location 3.
+`add_bulk_products` adds 60 products in location 1, for the stock list's pages, filters and sorts.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from psycopg2 import sql
 from psycopg2.extras import execute_values
 
+from include.inventory.analytics import default_settings
 from include.inventory.db import transaction
 
 AS_OF = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # a Wednesday: week to date is Monday to Wednesday
@@ -345,12 +347,128 @@ def dim_products_rows() -> list[dict]:
     ]
 
 
-def publish(cur, as_of: datetime = AS_OF, run_id: str = "seed") -> int:
+# The run's settings, as the publish step records them (include/inventory/analytics.py, PLAN_SETTINGS).
+SETTINGS = {
+    **default_settings(),
+    "low_stock_threshold": THRESHOLD,
+    "aging_threshold_days": 90,
+    "period_days": PERIOD_DAYS,
+}
+
+
+def publish(cur, as_of: datetime = AS_OF, run_id: str = "seed", settings: dict | None = SETTINGS) -> int:
     cur.execute(
-        "INSERT INTO analytics.publish_log (run_id, as_of, tables) VALUES (%s, %s, %s) RETURNING publish_id",
-        (run_id, as_of, json.dumps({})),
+        "INSERT INTO analytics.publish_log (run_id, as_of, tables, settings) VALUES (%s, %s, %s, %s) "
+        "RETURNING publish_id",
+        (run_id, as_of, json.dumps({}), json.dumps(settings) if settings is not None else None),
     )
     return cur.fetchone()[0]
+
+
+BULK = range(100, 160)  # the ids of add_bulk_products
+
+
+def bulk_pair(p: int) -> tuple[int, int, int]:
+    """(warehouse, quantity, category index) of bulk product p: every kind of row, deterministic."""
+    i = p - 100
+    return (1 if i % 2 == 0 else 2), (0 if i % 11 == 0 else (i * 29) % 400), i % 3
+
+
+def add_bulk_products(conn) -> None:
+    """60 products in Northfield: stock-outs, low stock, overstock, aging units, pairs without a metrics row."""
+    categories = ("Bulk", "Tools", "Garden")
+    products, stock, metrics, low, aging = [], [], [], [], []
+    for p in BULK:
+        w, q, c = bulk_pair(p)
+        name, sku, cost = f"Bulk Item {p - 99:02d}", f"BLK-{p:04d}", Decimal(p) / 20
+        products.append(
+            {
+                "product_id": p,
+                "sku": sku,
+                "product_name": name,
+                "category": categories[c],
+                "brand": None,
+                "unit": "pcs",
+                "cost_price": cost,
+                "selling_price": cost * 2,
+                "lead_time": 4,
+            }
+        )
+        row = {
+            "product_id": p,
+            "sku": sku,
+            "product_name": name,
+            "category": categories[c],
+            "cost_price": cost,
+            "selling_price": cost * 2,
+            "warehouse_id": w,
+            "warehouse_name": WAREHOUSES[w][0],
+            "location_id": 1,
+            "location_name": "Northfield",
+            "quantity": q,
+            "counted_at": AS_OF,
+            "units_sold": 0,
+            "revenue": Decimal("0.00"),
+            "stock_value": cost * q,
+        }
+        stock.append(row)
+        demand = Decimal(p % 7)
+        if p % 5:  # every fifth pair has no metrics row (as when the publish has not reached it)
+            metrics.append(
+                {
+                    "product_id": p,
+                    "warehouse_id": w,
+                    "sku": sku,
+                    "product_name": name,
+                    "category": categories[c],
+                    "warehouse_name": row["warehouse_name"],
+                    "on_hand": q,
+                    "stock_value": row["stock_value"],
+                    "avg_daily_demand": demand,
+                    "coverage_days": money(Decimal(q) / demand) if demand else None,
+                    "is_overstock": (Decimal(q) / demand > 90) if demand else q > 0,
+                    "cogs": Decimal("0.00"),
+                    "avg_inventory_value": None,
+                    "turnover": None,
+                    "consumption_value": Decimal("0.00"),
+                    "abc_class": "C",
+                }
+            )
+        if q <= THRESHOLD:
+            low.append(
+                {
+                    **row,
+                    "avg_daily_demand": demand,
+                    "lead_time": 4,
+                    "reorder_point": int(demand * 7),
+                    "suggested_order_qty": max(0, int(demand * 37) - q),
+                    "days_of_cover": money(Decimal(q) / demand) if demand else None,
+                    "is_stock_out": q == 0,
+                }
+            )
+        if p % 4 == 0 and q:
+            aging.append(
+                {
+                    "product_id": p,
+                    "warehouse_id": w,
+                    "sku": sku,
+                    "product_name": name,
+                    "bucket": "90+ Days",
+                    "bucket_order": 4,
+                    "units": q,
+                    "value": cost * q,
+                    "unit_age_days_sum": q * 120,
+                    "aging_threshold_days": 90,
+                    "aged_units": q,
+                    "aged_value": cost * q,
+                }
+            )
+    with transaction(conn) as cur:
+        insert(cur, "dim_products", products)
+        insert(cur, "current_stock", stock)
+        insert(cur, "product_inventory_metrics", metrics)
+        insert(cur, "low_stock_data", low)
+        insert(cur, "inventory_aging", aging)
 
 
 def seed_all(conn) -> None:

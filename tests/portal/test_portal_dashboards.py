@@ -83,9 +83,9 @@ def test_inventory_kpis_are_those_of_the_managers_location(make_client, seeded, 
     got = {k: (Decimal(v) if isinstance(v, str) else v) for k, v in data["kpis"].items()}
     assert got == expected
 
-    # The page shows the same numbers, formatted to the cent.
+    # The page shows the same numbers, formatted to the cent, with the currency.
     page = client.get("/dashboard").text
-    assert f'id="kpi-stock_value" data-value="{data["kpis"]["stock_value"]}">{expected["stock_value"]:,}<' in page
+    assert f'id="kpi-stock_value" data-value="{data["kpis"]["stock_value"]}">${expected["stock_value"]:,}<' in page
     assert f'id="kpi-total_units" data-value="{expected["total_units"]}">{expected["total_units"]:,}<' in page
 
 
@@ -174,7 +174,7 @@ def test_sales_kpis_trend_and_top_products_for_the_store(make_client, seeded, lo
 
     page = client.get("/dashboard").text
     k = data["kpis"]
-    assert f'id="kpi-total_revenue" data-value="{k["total_revenue"]}">{got["total_revenue"]:,}<' in page
+    assert f'id="kpi-total_revenue" data-value="{k["total_revenue"]}">${got["total_revenue"]:,}<' in page
     sign = "+" if got["dod_growth_pct"] > 0 else ""
     assert f'id="kpi-dod_growth_pct" data-value="{k["dod_growth_pct"]}">{sign}{got["dod_growth_pct"]:,} %<' in page
 

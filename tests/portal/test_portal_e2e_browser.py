@@ -21,7 +21,7 @@ from pathlib import Path
 
 import portal_seed as seed
 import pytest
-from portal_helpers import EMAIL, PASSWORD
+from portal_helpers import EMAIL, PASSWORD, expected_rows, ordered, pairs
 
 from include.inventory.db import transaction
 from include.portal.app import create_app, fmt_money, fmt_pct, fmt_units
@@ -199,8 +199,9 @@ def test_inventory_manager_end_to_end(server, page, seeded, mailbox):
     assert page.locator("#low-stock tbody tr").first.locator("th").inner_text().startswith(first_product)
     assert page.locator("#aging tbody tr").count() == 4
     assert "Eastbrook" not in page.inner_text("main") and "Northfield" not in page.inner_text("main")
-    page.wait_for_function("document.querySelectorAll('canvas[data-chart]').length === 3")
-    assert sorted(charts_drawn(page)) == ["aging", "reconciliation", "stock_by_warehouse"]
+    inventory_charts = ["aging", "reconciliation", "stock_by_warehouse", "stock_trend", "top_products", "trend"]
+    page.wait_for_function("n => document.querySelectorAll('canvas[data-chart]').length === n", arg=6)
+    assert sorted(charts_drawn(page)) == inventory_charts
     assert "2026-11-25 12:00 UTC" in page.locator("#as-of").inner_text()
     snap(page, "inventory_dashboard")
 
@@ -217,7 +218,7 @@ def test_inventory_manager_end_to_end(server, page, seeded, mailbox):
     )
     assert "2026-11-25 12:01 UTC" in page.locator("#as-of").inner_text()
     assert "new data was published" in page.locator("#live-status").inner_text()
-    assert sorted(charts_drawn(page)) == ["aging", "reconciliation", "stock_by_warehouse"]  # redrawn
+    assert sorted(charts_drawn(page)) == inventory_charts  # redrawn
 
     log_out(page, server)
     assert page.problems == []
@@ -368,3 +369,131 @@ def test_forgotten_password_changed_password_and_a_cookie_from_before_logout(ser
     ann.get_by_role("button", name="Log in").click()
     ann.wait_for_url("**/dashboard")
     assert [p for p in ann.problems if "status of 401" not in p and "status of 400" not in p] == []
+
+
+def stock_rows_shown(page) -> list[tuple[int, int]]:
+    return [
+        (int(p), int(w))
+        for p, w in page.eval_on_selector_all(
+            "#stock-table tbody tr[data-product-id]",
+            "rows => rows.map(r => [r.dataset.productId, r.dataset.warehouseId])",
+        )
+    ]
+
+
+def overflowing(page) -> list[str]:
+    """What does not fit: a key figure wider than its card or broken over two lines, or the page wider than the
+    window."""
+    return page.evaluate(
+        """() => {
+          const out = [];
+          document.querySelectorAll('.kpi').forEach(card => {
+            const dd = card.querySelector('dd.value');
+            const range = document.createRange();
+            range.selectNodeContents(dd);
+            const lines = new Set(Array.from(range.getClientRects(), r => Math.round(r.top))).size;
+            if (card.scrollWidth > card.clientWidth || dd.scrollWidth > dd.clientWidth || lines > 1) {
+              out.push(`${dd.id}: ${dd.textContent} (${lines} lines)`);
+            }
+          });
+          const wide = document.documentElement.scrollWidth;
+          if (wide > window.innerWidth) out.push(`page ${wide} px wide in a ${window.innerWidth} px window`);
+          return out;
+        }"""
+    )
+
+
+def test_stock_list_search_filter_sort_page_and_export_in_chromium(server, page, seeded, mailbox):
+    """An inventory manager of Northfield works through the stock list at 1280 px: searches, filters by warehouse,
+    sorts by stock value, pages, downloads the CSV; a publish lands while they type; then the page at phone width."""
+    seed.add_bulk_products(seeded)
+    register_and_log_in(
+        page, server, mailbox, "Inventory managers", "inventory_manager", ("Department", "Stock"), "Northfield"
+    )
+    rows = expected_rows(seeded, [1, 2])
+    assert stock_rows_shown(page) == pairs(ordered(rows))[:50]
+    assert page.locator("#stock-page").inner_text() == "Page 1 of 2"
+    page.wait_for_function("n => document.querySelectorAll('canvas[data-chart]').length === n", arg=6)
+    assert sorted(charts_drawn(page)) == [
+        "aging",
+        "reconciliation",
+        "stock_by_warehouse",
+        "stock_trend",
+        "top_products",
+        "trend",
+    ]
+
+    # Search: typed, then Enter.
+    page.get_by_label("Product name or SKU").fill("bulk item")
+    page.get_by_label("Product name or SKU").press("Enter")
+    page.wait_for_url("**q=bulk+item**")
+    bulk = [r for r in rows if "bulk item" in r["product_name"].lower()]
+    assert "of 60 matching" in page.locator("#stock-count").inner_text()
+
+    # Filter: choosing a warehouse applies at once (portal.js submits the form).
+    page.get_by_label("Warehouse", exact=True).select_option(label="Northfield Central")
+    page.wait_for_url("**warehouse=1**")
+    central = [r for r in bulk if r["warehouse_id"] == 1]
+    assert stock_rows_shown(page) == pairs(ordered(central))
+    page.get_by_label("Rows per page").select_option("25")
+    page.wait_for_url("**per_page=25**")
+
+    # Sort: click the column header (largest first), then page 2.
+    page.locator("#stock-table thead").get_by_role("link", name="Stock value").click()
+    page.wait_for_url("**sort=value**")
+    by_value = pairs(ordered(central, "value", "desc"))
+    assert stock_rows_shown(page) == by_value[:25]
+    assert page.locator("#stock-table th[aria-sort='descending']").inner_text().startswith("Stock value")
+    page.get_by_role("link", name="Next ›").click()
+    page.wait_for_url("**page=2**")
+    assert stock_rows_shown(page) == by_value[25:]
+    assert page.locator("#stock-page").inner_text() == "Page 2 of 2"
+    assert page.get_by_label("Product name or SKU").input_value() == "bulk item"  # the form shows the filters
+    assert page.get_by_label("Warehouse", exact=True).input_value() == "1"
+    first_shown = page.locator("#stock-table tbody tr").first
+    want = next(r for r in central if (r["product_id"], r["warehouse_id"]) == by_value[25])
+    assert first_shown.locator("th").inner_text() == want["product_name"]
+    assert first_shown.locator("td").nth(4).inner_text() == fmt_money(want["stock_value"])
+    assert overflowing(page) == []
+    snap(page, "stock_list_1280")
+
+    # The CSV: every row of the filtered list (both pages), in the same order.
+    with page.expect_download() as download:
+        page.locator("#stock-csv").click()
+    lines = Path(download.value.path()).read_text(encoding="utf-8").splitlines()
+    assert lines[0].startswith("Product,SKU,Category,Warehouse,On hand (units),Cost price (USD),Stock value (USD)")
+    skus = {r["sku"]: (r["product_id"], r["warehouse_id"]) for r in central}
+    assert [skus[line.split(",")[1]] for line in lines[1:]] == by_value
+
+    # A publish lands while a new search is being typed: the rows update, the half-typed search stays.
+    page.get_by_label("Product name or SKU").fill("bulk item 0")
+    with transaction(seeded) as cur:
+        cur.execute("UPDATE analytics.current_stock SET quantity = quantity * 10000, stock_value = stock_value * 10000")
+        seed.publish(cur, seed.AS_OF + timedelta(minutes=1), "next")
+    page.wait_for_function("t => document.querySelector('#as-of').textContent.includes(t)", arg="12:01")
+    assert page.get_by_label("Product name or SKU").input_value() == "bulk item 0"
+    assert stock_rows_shown(page) == by_value[25:]  # same filters, sort and page: the values are new
+    (value,) = one(seeded, "SELECT sum(stock_value) FROM analytics.current_stock WHERE warehouse_id IN (1, 2)")
+    assert kpi_text(page, "stock_value") == fmt_money(value) and len(fmt_money(value)) == 15
+    assert overflowing(page) == []  # hundreds of millions, to the cent, on one line of its card at 1280 px
+    snap(page, "inventory_1280_large_numbers")
+
+    # A phone: nothing wider than the screen (the stock table scrolls inside its own box).
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()
+    page.wait_for_function("n => document.querySelectorAll('canvas[data-chart]').length === n", arg=6)
+    assert overflowing(page) == []
+    box = page.locator("#stock-table").evaluate("t => [t.parentElement.clientWidth, t.parentElement.scrollWidth]")
+    assert box[0] <= 390 and box[1] > box[0]  # the table's own scroll box
+    snap(page, "inventory_phone")
+    # Scrolled sideways, the product column stays in view.
+    page.locator("#stock-table tbody tr").first.scroll_into_view_if_needed()
+    wrap_left = page.locator("#stock-table").evaluate(
+        "t => { t.parentElement.scrollLeft = 300; return t.parentElement.getBoundingClientRect().left; }"
+    )
+    page.wait_for_function("() => document.querySelector('#stock-table').parentElement.scrollLeft >= 300")
+    product_left = page.locator("#stock-table tbody th").first.bounding_box()["x"]
+    assert abs(product_left - wrap_left) <= 2
+    if SCREENSHOTS:
+        page.screenshot(path=str(Path(SCREENSHOTS) / "stock_list_phone.png"))
+    assert page.problems == []

@@ -10,6 +10,7 @@ import pytest
 from portal_helpers import EMAIL, registered_and_logged_in
 
 from include.inventory import alerts
+from include.inventory.alerts.outbox import enqueue as outbox_enqueue
 from include.inventory.db import transaction
 from include.portal.accounts import INVENTORY_MANAGER
 
@@ -82,7 +83,7 @@ def test_it_sees_and_sends_only_its_own_outbox_rows(make_client, as_portal, seed
     registered_and_logged_in(make_client(), INVENTORY_MANAGER)  # one 'account' email, sent by the portal
     with transaction(seeded) as cur:  # and a low-stock email, as the alerting code (the owner) writes them
         msg = alerts.build_message(sender="a@example.com", to=[], subject="low", text="x")
-        alerts.enqueue(cur, "low_stock", msg, ["someone@example.com"], "low", 1)
+        outbox_enqueue(cur, "low_stock", msg, ["someone@example.com"], "low", 1)
     with as_portal.cursor() as cur:
         cur.execute("SELECT kind, recipients FROM alerts.alert_log")
         assert cur.fetchall() == [("account", [EMAIL])]
@@ -91,4 +92,4 @@ def test_it_sees_and_sends_only_its_own_outbox_rows(make_client, as_portal, seed
     as_portal.rollback()
     with pytest.raises(psycopg2.errors.InsufficientPrivilege):  # the row-level policy's check
         with transaction(as_portal) as cur:
-            alerts.enqueue(cur, "low_stock", msg, ["victim@example.com"], "forged", 1)
+            outbox_enqueue(cur, "low_stock", msg, ["victim@example.com"], "forged", 1)

@@ -9,12 +9,14 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from psycopg2 import sql as psycopg2_sql
 
 from include.portal.accounts import INVENTORY_MANAGER, STORE_MANAGER, validate_registration
 from include.portal.app import fmt_money, fmt_pct, fmt_units
 from include.portal.config import PortalSettings, settings_from_env
 from include.portal.dashboards import last_day, sales_period
 from include.portal.security import RecentFailures, Throttle, common_passwords, password_problem, throttle_delay
+from include.portal.stock import InvalidStockQuery, StockQuery
 
 LOCATIONS = {1: "Northfield", 2: "Southport"}
 GOOD = {
@@ -176,9 +178,11 @@ def test_a_known_device_is_held_back_by_its_own_failures_only():
 # ------------------------------------------------------------------------------------------------ formatting
 
 
-def test_numbers_are_formatted_to_the_cent_with_separators():
-    assert fmt_money(Decimal("1234567.5")) == "1,234,567.50"
-    assert fmt_money(Decimal("-0.125")) == "-0.13"  # half away from zero, as docs/metrics.md rounds
+def test_numbers_are_formatted_to_the_cent_with_separators_and_currency():
+    assert fmt_money(Decimal("1234567.5")) == "$1,234,567.50"
+    assert fmt_money(Decimal("-0.125")) == "-$0.13"  # half away from zero, as docs/metrics.md rounds
+    assert fmt_money(Decimal("0.005"), "EUR") == "€0.01"
+    assert fmt_money(Decimal("12"), "CHF") == "12.00 CHF"  # no symbol known: the code after the number
     assert fmt_money(None) == "–"
     assert fmt_units(1234567) == "1,234,567"
     assert fmt_pct(Decimal("5.5")) == "+5.50 %" and fmt_pct(Decimal("-3")) == "-3.00 %" and fmt_pct(None) == "–"
@@ -206,15 +210,20 @@ def test_settings_from_the_environment(tmp_path):
         "PORTAL_PORT": "9000",
         "PORTAL_HTTPS_ONLY": "true",
         "AIRFLOW_VAR_KPI_PERIOD_DAYS": "14",
+        "PORTAL_CURRENCY": "eur",
     }
     s = settings_from_env(env, secret_file=tmp_path / "unused")
-    assert (s.database_url, s.secret_key, s.port, s.https_only, s.kpi_period_days) == (
+    assert (s.database_url, s.secret_key, s.port, s.https_only, s.kpi_period_days, s.currency) == (
         "postgresql://portal@db/inventory",
         "k" * 40,
         9000,
         True,
         14,
+        "EUR",
     )
+    assert settings_from_env({**env, "PORTAL_CURRENCY": ""}, secret_file=tmp_path / "unused").currency == "USD"
+    with pytest.raises(ValueError, match="ISO 4217"):
+        settings_from_env({**env, "PORTAL_CURRENCY": "dollars"}, secret_file=tmp_path / "unused")
     assert not (tmp_path / "unused").exists()
     assert "k" * 40 not in repr(s)
 
@@ -272,3 +281,59 @@ def test_links_smtp_and_session_expiry_from_the_environment(tmp_path):
 def test_a_short_secret_key_is_refused():
     with pytest.raises(ValueError, match="at least 32"):
         PortalSettings(database_url="postgresql://x@y/z", secret_key="short")
+
+
+# ------------------------------------------------------------------------------------------------ the stock list
+
+
+def test_the_stock_query_is_checked_against_allowlists():
+    q = StockQuery.parse({"q": "  wid   get ", "warehouse": "2", "category": "Tools", "sort": "value", "dir": "desc"})
+    assert (q.q, q.warehouse, q.category, q.sort, q.dir, q.page, q.per_page) == (
+        "wid get",
+        2,
+        "Tools",
+        "value",
+        "desc",
+        1,
+        50,
+    )
+    assert StockQuery.parse({}) == StockQuery()
+    assert StockQuery.parse({"after": "17", "unrelated": "x"}) == StockQuery()  # other parameters are not its
+    for bad in ({"sort": "quantity"}, {"sort": "1; DROP TABLE x"}, {"dir": "up"}, {"page": "-1"}, {"page": "1e3"}):
+        with pytest.raises(InvalidStockQuery):
+            StockQuery.parse(bad)
+    with pytest.raises(InvalidStockQuery, match="not one of your location's warehouses"):
+        StockQuery(warehouse=3).check_scope([1, 2])
+    StockQuery(warehouse=2).check_scope([1, 2])
+
+
+def test_the_order_by_is_composed_from_identifiers_only():
+    def leaves(node):
+        return [x for part in node.seq for x in leaves(part)] if isinstance(node, psycopg2_sql.Composed) else [node]
+
+    found = leaves(StockQuery(sort="cover", dir="desc").order_by())
+    assert {type(x) for x in found} == {psycopg2_sql.Identifier, psycopg2_sql.SQL}  # no literal, no placeholder
+    assert [x.strings for x in found if isinstance(x, psycopg2_sql.Identifier)] == [
+        ("coverage_days",),
+        ("product_name",),  # then the tie-breakers, so pages never overlap
+        ("warehouse_name",),
+        ("product_id",),
+        ("warehouse_id",),
+    ]
+    assert "".join(x.string for x in found if isinstance(x, psycopg2_sql.SQL)) == " DESC NULLS LAST, , , , "
+    # A search is a bound LIKE pattern matching the text itself.
+    assert StockQuery(q="50%_off\\").bind([1, 2], 25)["pattern"] == "%50\\%\\_off\\\\%"
+    assert StockQuery(warehouse=2).bind([1, 2], None)["warehouse_ids"] == [2]
+    assert StockQuery(warehouse=9).bind([1, 2], None)["warehouse_ids"] == []  # never outside the scope
+
+
+def test_stock_urls_keep_filters_and_drop_defaults():
+    q = StockQuery(q="bulk item", warehouse=2, sort="on_hand", dir="desc", page=3, per_page=25)
+    assert q.url() == "/dashboard?q=bulk+item&warehouse=2&sort=on_hand&dir=desc&page=3&per_page=25#stock"
+    assert q.url(page=1) == "/dashboard?q=bulk+item&warehouse=2&sort=on_hand&dir=desc&per_page=25#stock"
+    assert q.csv_url() == "/dashboard/stock.csv?q=bulk+item&warehouse=2&sort=on_hand&dir=desc"
+    assert StockQuery().url() == "/dashboard#stock" and StockQuery().csv_url() == "/dashboard/stock.csv"
+    # Sorting: the same column flips; a new text column starts A-Z, a new number column largest first; page 1.
+    assert q.sort_url("on_hand").endswith("sort=on_hand&per_page=25#stock")  # asc is the default: not written
+    assert "sort=value&dir=desc" in q.sort_url("value")
+    assert q.sort_url("product") == "/dashboard?q=bulk+item&warehouse=2&per_page=25#stock"  # the default order

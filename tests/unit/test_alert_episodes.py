@@ -17,7 +17,7 @@ from include.inventory.alerts import (
     parse_recipients,
     validate_address,
 )
-from include.inventory.alerts.messages import _csv_bytes
+from include.inventory.alerts.messages import csv_bytes
 
 
 def _play(levels: list[int], threshold: int = 10) -> list[tuple[str | None, str | None]]:
@@ -103,5 +103,5 @@ def test_last_complete_day(as_of, day):
 
 
 def test_csv_cells_cannot_become_spreadsheet_formulas():
-    data = _csv_bytes(["name", "amount"], [['=HYPERLINK("http://x")', "-3"], ["@SUM(A1)", "-7.50"]]).decode()
+    data = csv_bytes(["name", "amount"], [['=HYPERLINK("http://x")', "-3"], ["@SUM(A1)", "-7.50"]]).decode()
     assert data.splitlines() == ["name,amount", '"\'=HYPERLINK(""http://x"")",-3', "'@SUM(A1),-7.50"]

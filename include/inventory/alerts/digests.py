@@ -55,9 +55,11 @@ def enqueue_low_stock_digests(
     sender: str = DEFAULT_SENDER,
     now: datetime | None = None,
     portal_url: str | None = None,
+    as_of: datetime | None = None,
 ) -> list[Enqueued]:
-    """One outbox row per manager with new episodes in their location, one for the uncovered warehouses. A
-    manager's digest links to their page on the manager portal and to where they switch the emails off.
+    """One outbox row per manager with new episodes in their location, one for the uncovered warehouses. Each
+    says what time the numbers are as of (`as_of`, the publish they come from); a manager's digest links to their
+    location's low stock on the manager portal and to where they switch the emails off.
 
     Uncovered warehouses (no active manager at their location) go to `fallback_recipients` in one email; when
     there are none, the row is recorded `failed` with "no recipient". Every listed episode gets
@@ -85,14 +87,14 @@ def enqueue_low_stock_digests(
             manager = by_id[manager_id]
             to = [mailbox(manager.email, manager.name)]
             links = portal_links(portal_url)
-            msg = low_stock_message(its, to, f"Hello {one_line(manager.name)},", sender, now, links)
+            msg = low_stock_message(its, to, f"Hello {one_line(manager.name)},", sender, now, links, as_of)
             enqueued.append(_enqueue_low_stock(cur, msg, [manager.email], its))
         if uncovered:
             msg = None
             if fallback:
                 to = [mailbox(a) for a in fallback]
                 greeting = "Hello, no active inventory manager covers these warehouses, so they come to this list."
-                msg = low_stock_message(uncovered, to, greeting, sender, now)
+                msg = low_stock_message(uncovered, to, greeting, sender, now, as_of=as_of)
             enqueued.append(_enqueue_low_stock(cur, msg, fallback, uncovered))
         cur.execute(
             "UPDATE alerts.low_stock_episodes SET notified_level = level WHERE episode_id = ANY(%s)",
@@ -126,12 +128,13 @@ def enqueue_discrepancy_digest(
     recipients: str | Iterable[str],
     sender: str = DEFAULT_SENDER,
     now: datetime | None = None,
+    portal_url: str | None = None,
 ) -> Enqueued | None:
     """The day's discrepancy digest, once per day (dedup key `discrepancy:<day>`); None when already sent or empty.
 
     Rows: the last complete day's `analytics.fact_inventory_reconciliation` rows with |discrepancy_amount| >
     tolerance_units or |discrepancy_value| > tolerance_value. Recipients: the fallback list; when empty, every
-    active manager (one email).
+    active manager (one email), and then it links to the portal's discrepancies and to managing the emails.
     """
     day = last_complete_day(as_of)
     key = f"discrepancy:{day.isoformat()}"
@@ -155,12 +158,15 @@ def enqueue_discrepancy_digest(
         rows = [tuple(cell_text(v) for v in r) for r in cur.fetchall()]
         if not rows:
             return None
-        to = parse_recipients(recipients)
+        to, links = parse_recipients(recipients), []
         if not to:
             to = sorted({m.email for ms in active_managers(cur).values() for m in ms})
+            links = portal_links(portal_url, "reconciliation")
         subject = discrepancy_subject(day, len(rows))
         msg = None
         if to:
             to_headers = [mailbox(a) for a in to]
-            msg = discrepancy_message(day, rows, to_headers, tolerance_units, tolerance_value, sender, now)
+            msg = discrepancy_message(
+                day, rows, to_headers, tolerance_units, tolerance_value, sender, now, as_of=as_of, links=links
+            )
         return enqueue(cur, "discrepancy", msg, to, subject, len(rows), dedup_key=key)

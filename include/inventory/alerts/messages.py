@@ -56,7 +56,7 @@ def cell_text(value: object) -> str:
     return "" if value is None else one_line(value)
 
 
-def _csv_bytes(header: Sequence[str], rows: Sequence[Sequence[str]]) -> bytes:
+def csv_bytes(header: Sequence[str], rows: Sequence[Sequence[str]]) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(header)
@@ -100,28 +100,39 @@ def _html_page(title: str, paragraphs: Sequence[str], table: str, links: Sequenc
     )
 
 
-def portal_links(portal_url: str | None) -> list[tuple[str, str]]:
-    """The manager portal's pages a manager's digest links to (Variable `portal_base_url`)."""
+def portal_links(portal_url: str | None, page: str = "low_stock") -> list[tuple[str, str]]:
+    """The manager portal's pages a manager's digest links to (Variable `portal_base_url`): the part of their
+    inventory page the digest is about (`low_stock`: the stock list showing what is low; `reconciliation`), and
+    the account page where the emails are switched off."""
     if not portal_url:
         return []
     base = one_line(portal_url).rstrip("/")
-    return [
-        ("Your inventory page on the manager portal", f"{base}/dashboard"),
-        ("Manage these emails (switch them off or on)", f"{base}/account"),
-    ]
+    pages = {
+        "low_stock": ("Your location's low stock on the manager portal", f"{base}/dashboard?status=low#stock"),
+        "reconciliation": ("Your location's discrepancies on the manager portal", f"{base}/dashboard#rec-heading"),
+    }
+    return [pages[page], ("Manage these emails (switch them off or on)", f"{base}/account")]
 
 
+def as_of_line(as_of: datetime | None) -> list[str]:
+    """The paragraph that says how fresh the listed numbers are (the analytics publish they come from)."""
+    if as_of is None:
+        return []
+    return [f"Data as of {as_of.astimezone(UTC):%Y-%m-%d %H:%M} UTC (the latest analytics publish)."]
+
+
+# Column headers as people read them; the CSV attachment carries the same ones.
 LOW_STOCK_COLUMNS = (
-    "level",
-    "product",
-    "sku",
-    "warehouse",
-    "location",
-    "on_hand",
-    "threshold",
-    "reorder_point",
-    "suggested_order_qty",
-    "days_of_cover",
+    "Level",
+    "Product",
+    "SKU",
+    "Warehouse",
+    "Location",
+    "On hand (units)",
+    "Low-stock threshold (units)",
+    "Reorder point (units)",
+    "Suggested order (units)",
+    "Days of cover",
 )
 
 
@@ -141,6 +152,7 @@ def low_stock_message(
     sender: str,
     now: datetime | None = None,
     links: Sequence[tuple[str, str]] = (),
+    as_of: datetime | None = None,
 ) -> EmailMessage:
     critical = sum(1 for i in items if i.level == CRITICAL)
     warehouses = sorted({i.warehouse_name for i in items})
@@ -152,6 +164,7 @@ def low_stock_message(
         greeting,
         "These products fell to or under the low-stock threshold (level critical: out of stock) since our last "
         "email. Each one is listed once; you will hear again only if it runs out of stock.",
+        *as_of_line(as_of),
     ]
     rows = [i.row for i in items]
     text = "\n\n".join([*intro, _text_table(LOW_STOCK_COLUMNS, rows), *(f"{k}:\n{u}" for k, u in links)]) + "\n"
@@ -162,21 +175,21 @@ def low_stock_message(
         subject=subject,
         text=text,
         html_body=_html_page(subject, intro, _html_table(LOW_STOCK_COLUMNS, rows), links),
-        attachment=(f"low_stock_{stamp}.csv", _csv_bytes(LOW_STOCK_COLUMNS, rows)),
+        attachment=(f"low_stock_{stamp}.csv", csv_bytes(LOW_STOCK_COLUMNS, rows)),
         now=now,
     )
 
 
 DISCREPANCY_COLUMNS = (
-    "date",
-    "product",
-    "sku",
-    "warehouse",
-    "location",
-    "expected_closing_stock",
-    "actual_closing_stock",
-    "discrepancy_amount",
-    "discrepancy_value",
+    "Date (UTC)",
+    "Product",
+    "SKU",
+    "Warehouse",
+    "Location",
+    "Expected closing stock (units)",
+    "Counted closing stock (units)",
+    "Difference (units)",
+    "Difference value (at cost)",
 )
 
 
@@ -192,6 +205,8 @@ def discrepancy_message(
     tolerance_value: Decimal,
     sender: str,
     now: datetime | None = None,
+    as_of: datetime | None = None,
+    links: Sequence[tuple[str, str]] = (),
 ) -> EmailMessage:
     """The daily digest of reconciliation rows (DISCREPANCY_COLUMNS, as text) over the tolerances."""
     subject = discrepancy_subject(day, len(rows))
@@ -199,14 +214,16 @@ def discrepancy_message(
         f"Stock counts that disagree with sales and receipts on {day.isoformat()} (UTC) by more than "
         f"{tolerance_units} units or {tolerance_value} in value. A negative amount is stock lost without a "
         "sale: shrinkage, damage or a miscount. Definitions: docs/metrics.md (fact_inventory_reconciliation).",
+        *as_of_line(as_of),
     ]
+    text_links = [f"{k}:\n{u}" for k, u in links]
     return build_message(
         sender=sender,
         to=to,
         subject=subject,
-        text="\n\n".join([*intro, _text_table(DISCREPANCY_COLUMNS, rows)]) + "\n",
-        html_body=_html_page(subject, intro, _html_table(DISCREPANCY_COLUMNS, rows)),
-        attachment=(f"discrepancies_{day.isoformat()}.csv", _csv_bytes(DISCREPANCY_COLUMNS, rows)),
+        text="\n\n".join([*intro, _text_table(DISCREPANCY_COLUMNS, rows), *text_links]) + "\n",
+        html_body=_html_page(subject, intro, _html_table(DISCREPANCY_COLUMNS, rows), links),
+        attachment=(f"discrepancies_{day.isoformat()}.csv", csv_bytes(DISCREPANCY_COLUMNS, rows)),
         now=now,
     )
 

@@ -64,8 +64,10 @@ def run_alerts(
     summary = RunSummary()
     for change in update_episodes(conn, as_of):
         summary.episodes[change.event] += 1
-    queued = enqueue_low_stock_digests(conn, threshold, fallback, sender, now, portal_url)
-    digest = enqueue_discrepancy_digest(conn, as_of, tolerance_units, tolerance_value, fallback, sender, now)
+    queued = enqueue_low_stock_digests(conn, threshold, fallback, sender, now, portal_url, as_of)
+    digest = enqueue_discrepancy_digest(
+        conn, as_of, tolerance_units, tolerance_value, fallback, sender, now, portal_url
+    )
     for item in [*queued, *([digest] if digest else [])]:
         if not item.recipients:
             summary.undeliverable += 1
