@@ -2,7 +2,8 @@
 
 A cycle is one run of `insert_fake_inventory_dag` for one minute after the history (catalogue from a dummyjson
 stand-in on loopback, master data, simulate and load, audit check), then one run of `build_inventory_analytics`
-as of that minute's end (plan, spark-submit incremental build, quality gate, publish, alerts to an SMTP sink).
+as of that minute's end (plan, incremental build on the Spark Connect server given by `spark_connect_default`,
+quality gate, publish, alerts to an SMTP sink).
 dag.test() runs every task in this process, as the tests do; a real deployment adds its scheduler's latency.
 """
 
