@@ -387,7 +387,8 @@ def cycle_section(
     connect = _spark_connect(logs)
     log(f"cycle: Spark Connect server on 127.0.0.1:{connect.port}")
     postmaster = cpu.pid_from_file(Path(os.environ.get("LOCAL_PG_DATA", ".local/pg")) / "postmaster.pid")
-    roots = {"Airflow tasks (dag.test, this process)": [os.getpid()], "Spark Connect server": [connect_pid(connect)]}
+    # The server is this process's child: its group comes first, or its CPU would count as the tasks'.
+    roots = {"Spark Connect server": [connect_pid(connect)], "Airflow tasks (dag.test, this process)": [os.getpid()]}
     if postmaster:
         roots["PostgreSQL"] = [postmaster]
     with DummyJsonStandIn() as api:
