@@ -100,17 +100,19 @@ class ArgvWatch:
                 return
             self.properties[str(path)] = modes
 
-    def jvms(self, main_class: str) -> list[list[str]]:
+    def jvms(self, main_class: str) -> dict[int, list[str]]:
         """The argv of each JVM this test started, directly or not, seen running `main_class` (not Spark's launcher,
-        which only prints the command); other sessions on the machine may run Spark too."""
-        return [
-            list(argv)
-            for pid, argv in self.spark
-            if Path(argv[0]).name == "java"
-            and main_class in argv
-            and "org.apache.spark.launcher.Main" not in argv
-            and self._descends_from_us(pid)
-        ]
+        which only prints the command), by pid; other sessions on the machine may run Spark too."""
+        found: dict[int, list[str]] = {}
+        for pid, argv in sorted(self.spark, key=lambda seen: len(seen[1])):  # a read during exec may be cut short
+            if (
+                Path(argv[0]).name == "java"
+                and main_class in argv
+                and "org.apache.spark.launcher.Main" not in argv
+                and self._descends_from_us(pid)
+            ):
+                found[pid] = list(argv)
+        return found
 
     def _descends_from_us(self, pid: int) -> bool:
         seen = set()
@@ -155,7 +157,7 @@ def run_probe(out: Path, *args: str) -> tuple[WarehouseSparkSubmitOperator, Argv
 def check(watch: ArgvWatch, out: Path, warehouse, capfd) -> dict:
     """What every master must show: no leak, the watch saw the driver, the credentials reached it from the conf."""
     assert not watch.leaks, f"the password is in the command line of: {watch.leaks}"
-    assert len(watch.jvms("org.apache.spark.deploy.SparkSubmit")) == 1  # the watch saw the driver
+    assert len(watch.jvms("org.apache.spark.deploy.SparkSubmit")) == 1, watch.spark  # the watch saw the driver
     # The properties file was private while it existed, and is gone now.
     assert list(watch.properties.values()) == [(0o600, 0o700)], watch.properties
     [path] = watch.properties
@@ -189,7 +191,7 @@ def test_yarn_client_mode(secret_warehouse, monkeypatch, tmp_path, capfd):
     out = tmp_path / "probe.jsonl"
     operator, watch = run_probe(out)  # no --query: no SparkContext, so no ResourceManager is contacted
     check(watch, out, secret_warehouse, capfd)
-    [driver] = watch.jvms("org.apache.spark.deploy.SparkSubmit")
+    [driver] = watch.jvms("org.apache.spark.deploy.SparkSubmit").values()
     assert driver[driver.index("--master") + 1] == "yarn" and "--properties-file" in driver
     # spark-submit's own command line, as the hook builds it (and logs it): the password is not in it either.
     command = operator._hook._build_spark_submit_command(str(PROBE))
