@@ -102,17 +102,20 @@ class ArgvWatch:
 
     def jvms(self, main_class: str) -> dict[int, list[str]]:
         """The argv of each JVM this test started, directly or not, seen running `main_class` (not Spark's launcher,
-        which only prints the command), by pid; other sessions on the machine may run Spark too."""
-        found: dict[int, list[str]] = {}
+        which only prints the command), by pid; other sessions on the machine may run Spark too. A child the JVM
+        forks to start a process (the driver's Python) shows the JVM's argv until it execs: it is not counted."""
+        argv_of: dict[int, tuple[str, ...]] = {}
         for pid, argv in sorted(self.spark, key=lambda seen: len(seen[1])):  # a read during exec may be cut short
-            if (
-                Path(argv[0]).name == "java"
-                and main_class in argv
-                and "org.apache.spark.launcher.Main" not in argv
-                and self._descends_from_us(pid)
-            ):
-                found[pid] = list(argv)
-        return found
+            argv_of[pid] = argv
+        return {
+            pid: list(argv)
+            for pid, argv in argv_of.items()
+            if Path(argv[0]).name == "java"
+            and main_class in argv
+            and "org.apache.spark.launcher.Main" not in argv
+            and argv_of.get(self.parents.get(pid, -1)) != argv
+            and self._descends_from_us(pid)
+        }
 
     def _descends_from_us(self, pid: int) -> bool:
         seen = set()
@@ -157,7 +160,8 @@ def run_probe(out: Path, *args: str) -> tuple[WarehouseSparkSubmitOperator, Argv
 def check(watch: ArgvWatch, out: Path, warehouse, capfd) -> dict:
     """What every master must show: no leak, the watch saw the driver, the credentials reached it from the conf."""
     assert not watch.leaks, f"the password is in the command line of: {watch.leaks}"
-    assert len(watch.jvms("org.apache.spark.deploy.SparkSubmit")) == 1, watch.spark  # the watch saw the driver
+    drivers = watch.jvms("org.apache.spark.deploy.SparkSubmit")
+    assert len(drivers) == 1, {pid: argv[-3:] for pid, argv in drivers.items()}  # the watch saw the driver
     # The properties file was private while it existed, and is gone now.
     assert list(watch.properties.values()) == [(0o600, 0o700)], watch.properties
     [path] = watch.properties
