@@ -2,8 +2,9 @@
 
 The `build_analytics` task of `build_inventory_analytics` is loaded from the DAG file, and its conf, jars, driver
 memory and name go through the Spark provider's hook, which builds the command line the task would run. The
-warehouse credentials reach the driver through its environment: `include.inventory.spark.driver_env`, which the
-DAG's operator uses too.
+warehouse credentials reach the driver through its environment (`include.inventory.spark.driver_env`: a spark-submit
+started here, on this machine); the DAG's operator writes them into a private properties file instead, which the job
+reads first (spark_jobs/jobio.py), so both give the job the same settings.
 """
 
 from __future__ import annotations

@@ -535,7 +535,7 @@ def main(argv: list[str] | None = None) -> int:
         .config("spark.python.sql.dataFrameDebugging.enabled", "false")
         .getOrCreate()
     )
-    run(spark, Warehouse.from_env(), p, log=lambda line: print(line, flush=True))
+    run(spark, Warehouse.from_spark(spark), p, log=lambda line: print(line, flush=True))
     spark.stop()
     return 0
 

@@ -1,8 +1,10 @@
 """Shared I/O for the Spark applications: JDBC reads of the raw layer and writes to staging.
 
-Credentials come from the environment (set by the Airflow task at run time, never on the spark-submit command
-line, which Airflow logs): WAREHOUSE_JDBC_URL (jdbc:postgresql://host:port/db, no password in it),
-WAREHOUSE_DB_USER, WAREHOUSE_DB_PASSWORD. Spark jobs never import Airflow or include/.
+Credentials come from the driver's SparkConf: the Airflow task writes spark.inventory.warehouse.url
+(jdbc:postgresql://host:port/db, no password in it), .user and .password into a properties file only the job's
+user can read, passed as `--properties-file` (include/inventory/spark.py), never on the command line, which Airflow
+logs and every process list shows. Without them (a spark-submit run by hand) they come from the environment:
+WAREHOUSE_JDBC_URL, WAREHOUSE_DB_USER, WAREHOUSE_DB_PASSWORD. Spark jobs never import Airflow or include/.
 """
 
 from __future__ import annotations
@@ -16,6 +18,11 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
 MANIFEST_TABLE = "staging.publish_manifest"
+# The same names as include/inventory/warehouse.py's JDBC_*_PROPERTY (Spark's UI and event log redact the password
+# one: it matches spark.redaction.regex).
+URL_PROPERTY = "spark.inventory.warehouse.url"
+USER_PROPERTY = "spark.inventory.warehouse.user"
+PASSWORD_PROPERTY = "spark.inventory.warehouse.password"
 
 
 @dataclass(frozen=True)
@@ -25,12 +32,26 @@ class Warehouse:
     password: str
 
     @classmethod
+    def from_conf(cls, conf) -> Warehouse:
+        """The properties the Airflow task wrote (`conf`: a SparkConf), else the WAREHOUSE_* environment."""
+        url = conf.get(URL_PROPERTY)
+        if url:
+            return cls(url, conf.get(USER_PROPERTY, ""), conf.get(PASSWORD_PROPERTY, ""))
+        return cls.from_env()
+
+    @classmethod
+    def from_spark(cls, spark: SparkSession) -> Warehouse:
+        """`from_conf` of the running driver's SparkConf."""
+        return cls.from_conf(spark.sparkContext.getConf())
+
+    @classmethod
     def from_env(cls) -> Warehouse:
         url = os.environ.get("WAREHOUSE_JDBC_URL")
         if not url:
             raise SystemExit(
-                "WAREHOUSE_JDBC_URL is not set: run this job through the build_inventory_analytics DAG, or export "
-                "WAREHOUSE_JDBC_URL, WAREHOUSE_DB_USER and WAREHOUSE_DB_PASSWORD."
+                f"Neither {URL_PROPERTY} (Spark conf) nor WAREHOUSE_JDBC_URL is set: run this job through the "
+                "build_inventory_analytics DAG, or export WAREHOUSE_JDBC_URL, WAREHOUSE_DB_USER and "
+                "WAREHOUSE_DB_PASSWORD."
             )
         return cls(url, os.environ.get("WAREHOUSE_DB_USER", "postgres"), os.environ.get("WAREHOUSE_DB_PASSWORD", ""))
 

@@ -69,7 +69,8 @@ SETTINGS: dict[str, Setting] = {
         Setting(
             "spark_cds_dir",
             "",
-            "Where the Spark driver's class-data-sharing archive is kept (empty: $AIRFLOW_HOME/spark-cds; off: none).",
+            "Where the Spark driver's class-data-sharing archive is kept (empty: $AIRFLOW_HOME/spark-cds; off: none). "
+            "Runs whose driver class path holds a non-empty directory (e.g. SPARK_CONF_DIR) go without it and log why.",
         ),
         Setting("alert_email_recipients", "", "Comma-separated fallback recipients for alerts."),
         Setting(

@@ -16,10 +16,12 @@ What a `Warehouse` gives:
     warehouse.connect_kwargs()              # psycopg2.connect(**kwargs), e.g. for a connection pool
     warehouse.uri                           # libpq URI, password included: hand it over in process only
     warehouse.jdbc_url                      # jdbc:postgresql://host:port/database (no credentials in it)
+    warehouse.jdbc_properties()             # spark.inventory.warehouse.url/user/password (for a properties file)
     warehouse.jdbc_env()                    # WAREHOUSE_JDBC_URL, WAREHOUSE_DB_USER, WAREHOUSE_DB_PASSWORD
 
-The password never appears in `repr`, in `jdbc_url` or on a command line: Spark gets it through the
-environment (`jdbc_env`). A connection without a host or a database fails at once with
+The password never appears in `repr`, in `jdbc_url` or on a command line: the Airflow task hands it to Spark in a
+private properties file (`jdbc_properties`, written by include/inventory/spark.py), a spark-submit run by hand
+through the environment (`jdbc_env`). A connection without a host or a database fails at once with
 `WarehouseConfigError` naming the field, instead of quietly reaching another server or database.
 """
 
@@ -49,6 +51,11 @@ CONN_TYPES = ("postgres", "postgresql")
 # as PostgresHook ignores the extras that are not libpq's. The JDBC driver takes the same names for TLS.
 LIBPQ_OPTIONS = ("sslmode", "sslrootcert", "sslcert", "sslkey", "options", "target_session_attrs")
 JDBC_OPTIONS = ("sslmode", "sslrootcert", "sslcert", "sslkey", "options")
+# The Spark properties spark_jobs/jobio.py reads the JDBC settings from (it keeps the same names: jobs never import
+# include/; tests/unit/test_warehouse.py checks the two agree).
+JDBC_URL_PROPERTY = "spark.inventory.warehouse.url"
+JDBC_USER_PROPERTY = "spark.inventory.warehouse.user"
+JDBC_PASSWORD_PROPERTY = "spark.inventory.warehouse.password"
 
 
 class WarehouseConfigError(ValueError):
@@ -211,8 +218,27 @@ class Warehouse:
         query = f"?{urlencode(jdbc)}" if jdbc else ""
         return f"jdbc:postgresql://{self._netloc}/{quote(self.dbname, safe='')}{query}"
 
+    def jdbc_properties(self) -> dict[str, str]:
+        """The Spark properties spark_jobs/jobio.py reads first: the JDBC URL, the user and the password.
+
+        For a properties file only (never `--conf`: that is argv). Spark trims a property's value when it loads the
+        file, so a user or password that begins or ends with whitespace is refused here rather than changed there.
+        """
+        values = {
+            JDBC_URL_PROPERTY: self.jdbc_url,
+            JDBC_USER_PROPERTY: self.user,
+            JDBC_PASSWORD_PROPERTY: self.password,
+        }
+        for field_name, value in (("Login", self.user), ("Password", self.password)):
+            if value != value.strip():
+                raise WarehouseConfigError(
+                    f"connection {self.conn_id}'s {field_name} begins or ends with whitespace, which Spark strips "
+                    f"from the properties it loads: fix {field_name} in Admin > Connections or {_env_var(self.conn_id)}"
+                )
+        return values
+
     def jdbc_env(self) -> dict[str, str]:
-        """The environment spark_jobs/jobio.py reads: the JDBC URL, the user and the password (never argv)."""
+        """The environment spark_jobs/jobio.py falls back to (a spark-submit run by hand, bench): never argv."""
         return {
             "WAREHOUSE_JDBC_URL": self.jdbc_url,
             "WAREHOUSE_DB_USER": self.user,

@@ -108,6 +108,23 @@ def test_an_ipv6_host_and_a_unix_socket_directory():
     assert Warehouse.from_uri(socket.uri) == socket
 
 
+def test_the_spark_properties_carry_the_credentials_under_the_names_the_job_reads():
+    from spark_jobs import jobio
+
+    props = Warehouse.from_uri(URI).jdbc_properties()
+    assert props == {
+        jobio.URL_PROPERTY: "jdbc:postgresql://db.example.com:6543/inventory?sslmode=require",
+        jobio.USER_PROPERTY: "loader",
+        jobio.PASSWORD_PROPERTY: PASSWORD,
+    }
+    assert jobio.Warehouse.from_conf(props) == jobio.Warehouse(*props.values())
+
+
+def test_a_password_spark_would_trim_is_refused_naming_the_field():
+    with pytest.raises(WarehouseConfigError, match="connection warehouse_db's Password begins or ends with whitespace"):
+        replace(Warehouse.from_uri(URI), password=" secret").jdbc_properties()
+
+
 def test_the_spark_driver_environment_carries_the_credentials():
     env = driver_env(Warehouse.from_uri(URI))
     assert env["WAREHOUSE_JDBC_URL"] == "jdbc:postgresql://db.example.com:6543/inventory?sslmode=require"
