@@ -12,7 +12,8 @@ task) replaces its batches: no duplicates, nothing lost. Each batch is audited i
 
 Beside it, `fetch_catalogue_if_due` >> `upsert_products` refresh the product catalogue from dummyjson when the
 last refresh is older than `catalogue_refresh_minutes` (default 60; otherwise both show as skipped), falling
-back to the shipped snapshot with a WARNING when the API cannot be reached. They are off the minute's critical
+back to the shipped snapshot with a WARNING when the API cannot be reached, returns fewer distinct products than
+its `total`, or has not answered 10 s before the task's `execution_timeout`. They are off the minute's critical
 path: a refreshed catalogue is simulated from the next minute on. On a fresh warehouse `simulate_and_load`
 loads the catalogue and the master data itself first.
 
@@ -57,13 +58,14 @@ def insert_fake_inventory_dag():
         from airflow.sdk.exceptions import AirflowFailException
 
         from include.inventory import config, simulation
-        from include.inventory.ingest_tasks import prepare_catalogue_and_master_data, sim_config
+        from include.inventory.ingest_tasks import fetch_deadline, prepare_catalogue_and_master_data, sim_config
         from include.inventory.warehouse import Warehouse
 
+        deadline = fetch_deadline()  # a fresh warehouse's catalogue fetch must leave time for the minute
         log = logging.getLogger(__name__)
         sim = sim_config()
         with Warehouse.from_airflow().connect() as conn:
-            prepared = prepare_catalogue_and_master_data(conn, sim)
+            prepared = prepare_catalogue_and_master_data(conn, sim, deadline)
             if prepared:
                 log.info("fresh warehouse: %s", prepared)
             limit = int(config.setting("ingest_catchup_minutes"))

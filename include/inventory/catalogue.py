@@ -73,10 +73,24 @@ class CatalogueSource(Protocol):
 class DummyJsonClient:
     """The live API: `GET {base_url}/products?limit=&skip=&select=` page by page until `skip >= total`.
 
+    Paging follows the server's own account of each page: the next request starts at the `skip` the body echoes
+    plus the `limit` it says it applied (dummyjson echoes both; a server may cap `limit` below what we asked), never
+    more than the `page_size` we asked for, and never at the number of records a page happened to hold: a page
+    that repeats records would otherwise push the next request past products no page ever returned. A body whose
+    `skip` is not the one we asked for is an error. At the end the distinct products are reconciled with the
+    `total` the server reported: records repeating an id are kept (`validate_and_map` quarantines them as
+    duplicates) and logged, and when fewer distinct products arrived than `total` says exist, `fetch_products`
+    raises `IncompleteCatalogue` naming how many are missing, so the caller falls back rather than load a
+    catalogue with silent holes.
+
     Every request has a timeout (requests applies it to the connect and to each socket read, not to the whole
     response). Timeouts, connection errors, bodies cut off mid-transfer and 5xx answers are retried up to
     `max_retries` times after the first attempt, sleeping `backoff * 2**n` in between; a 4xx or a malformed body
-    is not retried. Giving up raises `CatalogueError` naming the URL, the status or error, and the attempts.
+    is not retried. `time_budget` (seconds, None: unbounded) bounds a whole `fetch_products` call, every page and
+    retry included: each request's timeout is the smaller of `timeout` and what is left of the budget, and no
+    retry or back-off starts that the budget cannot cover. An Airflow task derives it from its own
+    `execution_timeout` (ingest_tasks.fetch_budget), so a slow API ends in a fallback, not a task timeout.
+    Giving up raises `CatalogueError` naming the URL, the status or error, and the attempts.
     """
 
     name = "api"
@@ -90,7 +104,9 @@ class DummyJsonClient:
         page_size: int = 100,
         max_retries: int = 3,
         backoff: float = 0.5,
+        time_budget: float | None = None,
         sleep: Callable[[float], object] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if page_size < 1:
             raise ValueError(f"page_size must be at least 1, got {page_size}")
@@ -102,44 +118,74 @@ class DummyJsonClient:
         self.page_size = page_size
         self.max_retries = max_retries
         self.backoff = backoff
+        self.time_budget = time_budget
         self.sleep = sleep
+        self.clock = clock
 
     def fetch_products(self) -> list[dict]:
+        deadline = None if self.time_budget is None else self.clock() + self.time_budget
         session = self.session or requests.Session()
         try:
-            return self._fetch_all(session)
+            return self._fetch_all(session, deadline)
         finally:
             if self.session is None:  # ours to close; an injected session belongs to the caller
                 session.close()
 
-    def _fetch_all(self, session: requests.Session) -> list[dict]:
-        products: list = []
-        skip, total = 0, None
+    def _fetch_all(self, session: requests.Session, deadline: float | None) -> list[dict]:
+        records: list = []
+        skip, total, pages = 0, None, 0
         while total is None or skip < total:
-            page, total = self._fetch_page(session, skip)
-            if not page:
-                if skip < total:
-                    # A server that runs dry before `total` would otherwise have us ask for the same page forever.
-                    logger.warning(
-                        "%s/products returned no products at skip=%d although total=%d; stopping with %d products",
-                        self.base_url,
-                        skip,
-                        total,
-                        len(products),
-                    )
-                break
-            products.extend(page)
-            skip += len(page)  # not page_size: a server may cap `limit` below what we asked for
-        return products
+            url, page = self._fetch_page(session, skip, deadline)
+            pages += 1
+            if page.skip is not None and page.skip != skip:
+                raise CatalogueError(
+                    f"GET {url}: the server answered for skip={page.skip}, not the skip={skip} asked for; "
+                    "it does not page as dummyjson does"
+                )
+            total = page.total
+            if not page.products:
+                break  # ran dry (before `total`, when the reconciliation below says so): never ask for it again
+            records.extend(page.products)
+            applied = page.limit or len(page.products)  # no echo (or limit=0, "all"): what the page held
+            skip += min(applied, self.page_size)
+        return self._reconcile(records, total, pages)
 
-    def _fetch_page(self, session: requests.Session, skip: int) -> tuple[list, int]:
+    def _reconcile(self, records: list, total: int, pages: int) -> list:
+        """`records` when every product `total` counts arrived (repeats included), else IncompleteCatalogue."""
+        distinct, repeated = distinct_products(records)
+        where = f"{self.base_url}/products"
+        if distinct < total:
+            raise IncompleteCatalogue(
+                f"{where} is incomplete: the API reported total={total} products but {distinct} distinct ones "
+                f"arrived in {len(records)} records over {pages} pages, {total - distinct} missing"
+                + (f" ({len(repeated)} records repeated an id, e.g. {_ids(repeated)})" if repeated else "")
+            )
+        if repeated:
+            logger.warning(
+                "%s: %d of %d records repeat an id already fetched (e.g. %s); every product of total=%d arrived, "
+                "the repeats go to quarantine as duplicates",
+                where,
+                len(repeated),
+                len(records),
+                _ids(repeated),
+                total,
+            )
+        return records
+
+    def _fetch_page(self, session: requests.Session, skip: int, deadline: float | None) -> tuple[str, Page]:
         params = {"limit": self.page_size, "skip": skip, "select": ",".join(SELECT_FIELDS)}
         url = requests.Request("GET", f"{self.base_url}/products", params=params).prepare().url
         attempts = self.max_retries + 1
         failure = ""
         for attempt in range(1, attempts + 1):
+            timeout = self.timeout
+            if deadline is not None:
+                left = deadline - self.clock()
+                if left <= 0:
+                    raise CatalogueError(self._out_of_time(url, attempt - 1, failure))
+                timeout = min(timeout, left)
             try:
-                response = session.get(url, timeout=self.timeout, headers={"Accept": "application/json"})
+                response = session.get(url, timeout=timeout, headers={"Accept": "application/json"})
             except (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
                 failure = f"{type(exc).__name__}: {exc}"
             except requests.RequestException as exc:
@@ -155,12 +201,50 @@ class DummyJsonClient:
                         f"body starts {response.content[:200]!r}"
                     )
                 else:
-                    return _parse_catalogue(response.content, f"GET {url}")
+                    return url, _parse_page(response.content, f"GET {url}")
             if attempt < attempts:
                 delay = self.backoff * 2 ** (attempt - 1)
+                if deadline is not None and deadline - self.clock() <= delay:
+                    raise CatalogueError(self._out_of_time(url, attempt, failure))
                 logger.info("GET %s: %s (attempt %d of %d), retrying in %.2f s", url, failure, attempt, attempts, delay)
                 self.sleep(delay)
         raise CatalogueError(f"GET {url} failed after {attempts} attempts; last error: {failure}")
+
+    def _out_of_time(self, url: str, attempts: int, failure: str) -> str:
+        return (
+            f"GET {url}: the fetch's time budget of {self.time_budget:.1f} s ran out after {attempts} attempts "
+            f"at this page (per-request timeout {self.timeout:g} s, at most {self.max_retries + 1} attempts); "
+            f"last error: {failure or 'none'}"
+        )
+
+
+class IncompleteCatalogue(CatalogueError):
+    """The API answered every page, but fewer distinct products arrived than the `total` it reported."""
+
+
+def distinct_products(records: Sequence[Any]) -> tuple[int, list]:
+    """(how many distinct products `records` hold, the records repeating an id seen before them).
+
+    A record with a positive integer id is one product per id; a record without a usable one is a product of its
+    own (broken, and quarantined by `validate_and_map`, but not missing).
+    """
+    seen: set[int] = set()
+    repeated, distinct = [], 0
+    for record in records:
+        product_id = record.get("id") if isinstance(record, dict) else None
+        if not _is_positive_int(product_id):
+            distinct += 1
+        elif product_id in seen:
+            repeated.append(record)
+        else:
+            seen.add(product_id)
+            distinct += 1
+    return distinct, repeated
+
+
+def _ids(records: Sequence[dict], limit: int = 5) -> str:
+    ids = sorted({r["id"] for r in records})
+    return ", ".join(map(str, ids[:limit])) + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
 
 
 class SnapshotCatalogue:
@@ -176,8 +260,7 @@ class SnapshotCatalogue:
             text = self.path.read_bytes()
         except OSError as exc:
             raise CatalogueError(f"cannot read the catalogue snapshot {self.path}: {exc}") from exc
-        products, _ = _parse_catalogue(text, f"snapshot {self.path}")
-        return products
+        return _parse_page(text, f"snapshot {self.path}").products
 
 
 def fetch_with_fallback(
@@ -194,8 +277,18 @@ def fetch_with_fallback(
 _MISSING = object()
 
 
-def _parse_catalogue(text: bytes | str, where: str) -> tuple[list, int]:
-    """The `products` list and `total` of one response body, or CatalogueError saying what is wrong with it."""
+@dataclass(frozen=True)
+class Page:
+    """One /products answer: its records, the `total` it reports, and the `skip` and `limit` it echoes (or None)."""
+
+    products: list
+    total: int
+    skip: int | None
+    limit: int | None
+
+
+def _parse_page(text: bytes | str, where: str) -> Page:
+    """One response body as a Page, or CatalogueError saying what is wrong with it."""
     try:
         body = json.loads(text)
     except ValueError as exc:  # JSONDecodeError, or UnicodeDecodeError for bytes in no UTF encoding
@@ -207,10 +300,14 @@ def _parse_catalogue(text: bytes | str, where: str) -> tuple[list, int]:
     products = body.get("products", _MISSING)
     if not isinstance(products, list):
         raise CatalogueError(f"{where}: 'products' is {_describe(products)}, expected a list")
-    total = body.get("total", _MISSING)
-    if not _is_int(total) or total < 0:
-        raise CatalogueError(f"{where}: 'total' is {_describe(total)}, expected a non-negative integer")
-    return products, total
+    counts = {}
+    for key in ("total", "skip", "limit"):  # total is required; skip and limit are echoes some servers leave out
+        value = body.get(key, _MISSING)
+        if (key != "total" and value in (_MISSING, None)) or (_is_int(value) and value >= 0):
+            counts[key] = None if value is _MISSING else value
+        else:
+            raise CatalogueError(f"{where}: '{key}' is {_describe(value)}, expected a non-negative integer")
+    return Page(products, counts["total"], counts["skip"], counts["limit"])
 
 
 def _describe(value: Any) -> str:

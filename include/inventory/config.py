@@ -26,7 +26,12 @@ SETTINGS: dict[str, Setting] = {
     s.key: s
     for s in (
         Setting("dummyjson_base_url", "https://dummyjson.com", "Base URL of the dummyjson product API."),
-        Setting("dummyjson_timeout_seconds", "5", "Timeout of each dummyjson request, in seconds."),
+        Setting(
+            "dummyjson_timeout_seconds",
+            "5",
+            "Timeout of each dummyjson request, in seconds. The whole fetch (pages, retries, back-off) also ends "
+            "10 s before the task's execution_timeout (half of it when shorter), with the snapshot used instead.",
+        ),
         Setting(
             "catalogue_refresh_minutes",
             "60",

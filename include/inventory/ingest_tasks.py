@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import Asset, task
 
@@ -49,22 +50,53 @@ def _product_count(scale: str | None) -> int:
     return SCALES[scale][3] if scale else int(config.setting("sim_products"))
 
 
-def _fetch() -> dict:
+# What a task that fetches the catalogue keeps of its execution_timeout for what comes after the fetch (loading
+# the catalogue, or the snapshot instead; in simulate_and_load also the master data and the minute): 10 s, or
+# half the timeout when that is shorter. The rest bounds the fetch, retries and back-off included.
+LOAD_RESERVE = timedelta(seconds=10)
+
+
+def fetch_budget(execution_timeout: timedelta | None) -> float | None:
+    """Seconds a task with this execution_timeout may spend fetching the catalogue; None without a timeout."""
+    if execution_timeout is None:
+        return None
+    return (execution_timeout - min(LOAD_RESERVE, execution_timeout / 2)).total_seconds()
+
+
+def fetch_deadline() -> float | None:
+    """The time.monotonic() by which the running task's catalogue fetch must be over, for the task to end inside
+    its execution_timeout; None when it has none. Call it first thing in the task: the timeout runs from there."""
+    from airflow.sdk import get_current_context
+
+    budget = fetch_budget(get_current_context()["task"].execution_timeout)
+    return None if budget is None else time.monotonic() + budget
+
+
+def _fetch(deadline: float | None) -> dict:
+    """The catalogue from the API (or the snapshot), the API given up on at `deadline` (time.monotonic())."""
     from include.inventory.catalogue import DummyJsonClient, SnapshotCatalogue, fetch_with_fallback
 
-    client = DummyJsonClient(
-        config.setting("dummyjson_base_url"), timeout=float(config.setting("dummyjson_timeout_seconds"))
-    )
     began = time.monotonic()
-    products, source = fetch_with_fallback(client, SnapshotCatalogue())
+    per_request = float(config.setting("dummyjson_timeout_seconds"))
+    budget = None if deadline is None else deadline - began
+    if budget is not None:
+        log.info(
+            "catalogue fetch: %.1f s left for it inside the task's execution_timeout; each request times out after "
+            "at most %g s, and the snapshot is used if the API has not answered by then",
+            budget,
+            per_request,
+        )
+    client = DummyJsonClient(config.setting("dummyjson_base_url"), timeout=per_request, time_budget=budget)
+    products, source = fetch_with_fallback(client, SnapshotCatalogue(), log)
     log.info("fetched %s catalogue records from the %s in %.1f s", len(products), source, time.monotonic() - began)
     return {"products": products, "source": source}
 
 
 @task
 def fetch_catalogue() -> dict:
-    """The dummyjson catalogue, or the shipped snapshot (with a WARNING saying why) when the API fails."""
-    return _fetch()
+    """The dummyjson catalogue, or the shipped snapshot (with a WARNING saying why) when the API fails, is
+    incomplete, or does not answer within the time this task's execution_timeout leaves for the fetch."""
+    return _fetch(fetch_deadline())
 
 
 @task
@@ -74,13 +106,12 @@ def fetch_catalogue_if_due() -> dict:
     A product catalogue changes rarely: fetching it every minute would cost the cycle seconds (more while the API
     is down and the client backs off) and hammer the API, for nothing.
     """
-    from datetime import UTC, datetime, timedelta
-
     from airflow.sdk.exceptions import AirflowSkipException
 
     from include.inventory.catalogue import last_refresh
     from include.inventory.warehouse import Warehouse
 
+    deadline = fetch_deadline()
     minutes = int(config.setting("catalogue_refresh_minutes"))
     if minutes > 0:
         with Warehouse.from_airflow().connect() as conn:
@@ -91,7 +122,7 @@ def fetch_catalogue_if_due() -> dict:
                 f"catalogue refreshed at {last:%Y-%m-%d %H:%M:%S %Z}; next refresh due after {due:%H:%M:%S} "
                 "(Variable catalogue_refresh_minutes)"
             )
-    return _fetch()
+    return _fetch(deadline)
 
 
 @task
@@ -108,8 +139,11 @@ def upsert_products(payload: dict, data_interval_start=None, params=None) -> str
     return result.summary()
 
 
-def prepare_catalogue_and_master_data(conn, sim) -> str:
+def prepare_catalogue_and_master_data(conn, sim, deadline: float | None = None) -> str:
     """On a fresh warehouse (no product yet): the catalogue (API or snapshot) and the master data. Otherwise ''.
+
+    `deadline` (time.monotonic(), from `fetch_deadline()` in the calling task) is when the API is given up for
+    the snapshot; None: the client's own timeouts and retries only.
 
     The minute DAG refreshes the catalogue on a branch of its own; its very first run cannot wait for it.
     """
@@ -121,7 +155,7 @@ def prepare_catalogue_and_master_data(conn, sim) -> str:
     conn.rollback()
     if has_products:
         return ""
-    payload = _fetch()
+    payload = _fetch(deadline)
     products, source = payload["products"], payload["source"]
     loaded = load_catalogue_records(conn, products, source, "catalogue-initial", _product_count(None))
     return f"{loaded.summary()}; {prepare_master_data(conn, sim)}"

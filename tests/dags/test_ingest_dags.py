@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -125,3 +127,47 @@ def test_api_down_falls_back_to_the_snapshot(airflow_db, fresh_schema, monkeypat
         cur.execute("SELECT count(*) FROM raw.products")
         assert cur.fetchone()[0] == 194
     fresh_schema.rollback()
+
+
+TASK_TIMEOUT = timedelta(seconds=4)
+
+
+def test_slow_api_falls_back_inside_the_task_timeout(airflow_db, fresh_schema, monkeypatch, caplog, capfd):
+    """An API slower than the per-request timeout, which is longer than the task's execution_timeout (the issue:
+    15 s requests, a 50 s task, 4 tries, all AirflowTaskTimeout): the fetch gives up when the time the task's
+    timeout leaves for it runs out and the minute loads from the snapshot, inside the timeout, on the first try."""
+    monkeypatch.setenv("AIRFLOW_VAR_DUMMYJSON_TIMEOUT_SECONDS", "15")
+    with DummyJsonStandIn(delay=60) as api:  # answers after 60 s (or when the stand-in stops)
+        monkeypatch.setenv("AIRFLOW_VAR_DUMMYJSON_BASE_URL", api.url)
+        minute = load_dag("insert_fake_inventory_dag")
+        for task in minute.tasks:
+            task.execution_timeout, task.retries = TASK_TIMEOUT, 0
+        with caplog.at_level(logging.INFO, logger="include.inventory"):
+            run = minute.test(logical_date=datetime(2026, 4, 12, 8, 0, tzinfo=UTC))
+    # dag.test() sends task logs to the console or, once Airflow's logging is set up in this process, to logging.
+    task_log = caplog.text + "".join(capfd.readouterr())
+    assert api.requests, "the API was never asked"
+    assert run.state == "success"
+    tis = {ti.task_id: ti for ti in run.get_task_instances()}
+    states = {t: ti.state for t, ti in tis.items()}
+    assert states["simulate_and_load"] == states["record_batch"] == "success", states
+    # Whichever of the two branches ran first fetched (and fell back); the refresh branch skips when it came second.
+    assert states["fetch_catalogue_if_due"] == states["upsert_products"] in ("success", "skipped"), states
+    # retries=0 and a real SIGALRM execution_timeout: any task that overran it would have failed (AirflowTaskTimeout).
+    assert {ti.try_number for ti in tis.values() if ti.state == "success"} == {1}
+    with fresh_schema.cursor() as cur:
+        cur.execute("SELECT DISTINCT source FROM raw.ingest_batches WHERE kind = 'catalogue'")
+        assert cur.fetchall() == [("snapshot",)]
+        cur.execute(
+            "SELECT count(*) FROM raw.ingest_batches WHERE kind = 'simulation' AND status = 'success' "
+            "AND window_start = %s",
+            (run.data_interval_start,),
+        )
+        assert cur.fetchone()[0] == 1
+    fresh_schema.rollback()
+    fallbacks = [line for line in task_log.splitlines() if "using the 'snapshot' catalogue instead" in line]
+    budgets = [float(b) for b in re.findall(r"time budget of ([0-9.]+) s ran out after 1 attempts", task_log)]
+    # 4 s less the 2 s kept for the load (half the timeout: under 20 s), less what the task did before the fetch.
+    assert fallbacks and budgets and all(0 < b <= 2.0 for b in budgets), fallbacks
+    fetches = [float(m) for m in re.findall(r"catalogue records from the snapshot in ([0-9.]+) s", task_log)]
+    assert fetches and all(f < TASK_TIMEOUT.total_seconds() for f in fetches), fetches

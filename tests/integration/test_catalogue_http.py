@@ -12,7 +12,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -25,11 +25,13 @@ from include.inventory.catalogue import (
     SNAPSHOT_PATH,
     CatalogueError,
     DummyJsonClient,
+    IncompleteCatalogue,
     SnapshotCatalogue,
     fetch_with_fallback,
     load_catalogue,
     load_catalogue_records,
 )
+from tools.dummyjson_standin import DummyJsonStandIn
 
 SNAPSHOT = json.loads(SNAPSHOT_PATH.read_text())["products"]
 
@@ -155,13 +157,74 @@ def test_own_session_and_trailing_slash(server):
     assert len(products) == 194 and len(server.requests) == 2
 
 
-def test_a_page_short_of_total_ends_paging(server, client, caplog):
+def test_a_catalogue_short_of_total_is_incomplete(server, client):
     server.respond = paged(SNAPSHOT, total=1000)
-    with caplog.at_level(logging.WARNING, logger="include.inventory.catalogue"):
-        products = client(page_size=100).fetch_products()
-    assert len(products) == 194
-    assert [q["skip"] for q in server.requests] == ["0", "100", "194"]
-    assert "no products at skip=194 although total=1000" in caplog.text
+    with pytest.raises(
+        IncompleteCatalogue,
+        match="reported total=1000 products but 194 distinct ones arrived in 194 records over 3 pages, 806 missing",
+    ):
+        client(page_size=100).fetch_products()
+    assert [q["skip"] for q in server.requests] == ["0", "100", "194"]  # ran dry at 194: not asked again
+
+
+def test_repeated_records_in_a_page_are_quarantined_not_skipped(fresh_schema, sleeps):
+    """A server capping pages at 30 and repeating each page's first record at its end (echoing the skip asked and
+    the limit applied): paging by the server's skip/limit reaches every product; the repeats are quarantined."""
+    with DummyJsonStandIn(max_limit=30, repeat=1) as api:
+        client = DummyJsonClient(api.url, timeout=2.0, page_size=100, sleep=sleeps.append)
+        result = load_catalogue(fresh_schema, client, SnapshotCatalogue(), "catalogue-repeats")
+    assert [skip for skip, _ in api.requests] == list(range(0, 194, 30))
+    assert result.batch.source == "api"
+    assert result.row_counts == {"raw.products": 194, "raw.product_quarantine": 7}
+    with fresh_schema.cursor() as cur:
+        cur.execute("SELECT count(*) FROM raw.products")
+        (loaded,) = cur.fetchone()
+        cur.execute("SELECT source_id, reason FROM raw.product_quarantine ORDER BY source_id::int")
+        quarantined = cur.fetchall()
+    fresh_schema.rollback()
+    assert loaded == 194
+    assert quarantined == [(str(i), f"duplicate id {i}") for i in range(1, 194, 30)]
+
+
+def test_pages_that_hide_products_fall_back_to_the_snapshot(fresh_schema, sleeps, caplog):
+    """The same server echoing the number of records it sent as `limit`: the client cannot tell the repeat from a
+    product, pages past one product a page, and the reconciliation with `total` finds them missing."""
+    with DummyJsonStandIn(max_limit=30, repeat=1, echo_body_length=True) as api:
+        client = DummyJsonClient(api.url, timeout=2.0, page_size=100, sleep=sleeps.append)
+        with caplog.at_level(logging.WARNING, logger="include.inventory.catalogue"):
+            result = load_catalogue(fresh_schema, client, SnapshotCatalogue(), "catalogue-holes")
+    assert [skip for skip, _ in api.requests] == list(range(0, 194, 31))
+    assert result.batch.source == "snapshot"
+    assert result.row_counts == {"raw.products": 194, "raw.product_quarantine": 0}
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert "using the 'snapshot' catalogue instead" in warning
+    assert "reported total=194 products but 188 distinct ones arrived in 195 records over 7 pages, 6 missing" in warning
+
+
+def test_an_answer_for_another_skip_is_an_error(server, client):
+    server.respond = lambda path, query, n: json_reply(
+        {"products": SNAPSHOT[:100], "total": 194, "skip": 0, "limit": 100}
+    )
+    with pytest.raises(CatalogueError, match="answered for skip=0, not the skip=100 asked for"):
+        client(page_size=100).fetch_products()
+    assert len(server.requests) == 2
+
+
+def test_the_time_budget_bounds_timeouts_and_retries(server, client, sleeps):
+    server.respond = lambda path, query, n: Reply(body=b'{"products": [], "total": 0}', delay=5.0)
+    began = time.monotonic()
+    with pytest.raises(CatalogueError, match=r"time budget of 0\.6 s ran out after 1 attempts .*ReadTimeout"):
+        client(timeout=3.0, max_retries=3, time_budget=0.6).fetch_products()
+    assert time.monotonic() - began < 1.5  # the budget, not 4 x 3 s of timeouts and back-off
+    assert len(server.requests) == 1 and sleeps == []  # the 0.5 s back-off did not fit: no retry started
+
+
+def test_the_time_budget_spans_pages(server, client, sleeps):
+    snapshot = paged(SNAPSHOT)
+    server.respond = lambda path, query, n: replace(snapshot(path, query, n), delay=0.4)
+    with pytest.raises(CatalogueError, match=r"time budget of 1\.0 s ran out"):
+        client(page_size=50, timeout=2.0, time_budget=1.0).fetch_products()
+    assert len(server.requests) == 3  # pages 1 and 2, then page 3 with what was left: 0.2 s
 
 
 def test_retries_server_errors_then_succeeds(server, client, sleeps):
@@ -261,6 +324,8 @@ BAD_PRODUCTS = [
     {**SNAPSHOT[7], "brand": 5, "title": "nul\u0000byte"},
     "not a product",
 ]
+# dummyjson's `total` counts products: the second copy of id 2 is a repeated record, not a product of its own.
+DISTINCT_BAD = len(BAD_PRODUCTS) - 1
 EXPECTED_QUARANTINE = [
     (None, "product is str 'not a product', expected an object"),
     ("2", "duplicate id 2"),
@@ -282,7 +347,7 @@ def table_counts(conn) -> tuple[int, int, int]:
 
 
 def test_bad_products_go_to_quarantine(fresh_schema, server, client):
-    server.respond = paged(SNAPSHOT[:5] + BAD_PRODUCTS)
+    server.respond = paged(SNAPSHOT[:5] + BAD_PRODUCTS, total=5 + DISTINCT_BAD)
     result = load_catalogue(fresh_schema, client(), None, "catalogue-bad")
     assert result.row_counts == {"raw.products": 5, "raw.product_quarantine": 5}
     assert result.rejected == 5
@@ -309,7 +374,8 @@ def test_bad_products_go_to_quarantine(fresh_schema, server, client):
 
 
 def test_rerunning_a_batch_leaves_the_same_rows(fresh_schema, server, client):
-    server.respond = paged(SNAPSHOT + BAD_PRODUCTS)
+    # Ids 2, 7 and 8 of BAD_PRODUCTS repeat the snapshot's: two products more (the "6" and the non-object).
+    server.respond = paged(SNAPSHOT + BAD_PRODUCTS, total=196)
     first = load_catalogue(fresh_schema, client(), None, "catalogue-1")
     counts = table_counts(fresh_schema)
     assert counts == (194, 5, 1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -15,11 +16,13 @@ from include.inventory.catalogue import (
     Product,
     SnapshotCatalogue,
     cost_price_for,
+    distinct_products,
     expand_catalogue,
     fetch_with_fallback,
     lead_time_for,
     validate_and_map,
 )
+from include.inventory.ingest_tasks import fetch_budget
 from include.inventory.schema import EXPECTED_TABLES
 
 
@@ -245,3 +248,17 @@ def test_expand_catalogue_rejects_impossible_requests(snapshot_products):
         expand_catalogue([], 3)
     with pytest.raises(ValueError, match="negative"):
         expand_catalogue(snapshot_products, -1)
+
+
+def test_distinct_products_counts_broken_records_but_not_repeats():
+    records = [record(id=1), record(id=2), record(id=1, title="again"), record(id="3"), "junk", record(id=...)]
+    distinct, repeated = distinct_products(records)
+    assert distinct == 5  # ids 1 and 2, and three records without a usable id (quarantined, not missing)
+    assert repeated == [records[2]]
+
+
+def test_fetch_budget_keeps_time_for_the_load():
+    assert fetch_budget(timedelta(seconds=50)) == 40.0  # the minute DAG: 10 s kept
+    assert fetch_budget(timedelta(seconds=4)) == 2.0  # short timeouts keep half
+    assert fetch_budget(timedelta(hours=2)) == 7190.0
+    assert fetch_budget(None) is None
