@@ -1,8 +1,9 @@
 """
 ### Simulate retail history (manual)
 
-Generates `days` days of coherent history ending at the start of the run's day (00:00 UTC), as one-day batches
-with the same simulation the every-minute DAG uses, so dashboards, aging buckets and reconciliation have data.
+Generates `days` days of coherent history ending at the start of the run's day (00:00 UTC of its logical date, or
+of the moment it was triggered when it has none, as when triggered from the UI or CLI), as one-day batches with
+the same simulation the every-minute DAG uses, so dashboards, aging buckets and reconciliation have data.
 Each day is its own atomic, re-runnable batch: running this DAG again with the same params replaces the same
 rows. `make demo` runs it with 90 days.
 
@@ -59,11 +60,12 @@ log = logging.getLogger(__name__)
 )
 def simulate_retail_history():
     @task(outlets=[RAW_LAYER])
-    def simulate_history(params=None, logical_date=None) -> dict:
+    def simulate_history(params=None, dag_run=None) -> dict:
         from include.inventory import simulation
         from include.inventory.warehouse import Warehouse
 
-        windows = simulation.day_windows(logical_date, int(params["days"]))
+        # A run triggered from the UI or CLI has no logical date in Airflow 3: it ends at its own run_after.
+        windows = simulation.day_windows(dag_run.logical_date or dag_run.run_after, int(params["days"]))
         began = time.monotonic()
         with Warehouse.from_airflow().connect() as conn:
             simulation.check_no_overlap(conn, windows[0][0], windows[-1][1], timedelta(days=1))

@@ -22,6 +22,9 @@ require_free_port "${AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT:-8793}" AIRFLOW__L
     "the scheduler's task log server"
 require_free_port "${AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT:-8794}" AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT \
     "the triggerer's log server"
+# Spark Connect: free, or a server this project started (it is reused); another program there stops it here,
+# before spark_connect_default could point the minute's analytics at that program.
+python -m tools.spark_connect check || exit 1
 
 # SimpleAuthManager: one admin user; standalone generates its password once and keeps it in this file.
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="${AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS:-admin:admin}"

@@ -7,6 +7,7 @@ path, listening on 127.0.0.1 only. The connection `spark_connect_default` points
     python -m tools.spark_connect start    # start (or find running) and wait until it answers
     python -m tools.spark_connect stop
     python -m tools.spark_connect status
+    python -m tools.spark_connect check    # fails, naming SPARK_CONNECT_PORT, when another program holds the port
 
 Settings (environment): SPARK_CONNECT_PORT (15002), SPARK_CONNECT_MASTER (local[2]; a cluster's master URL
 works too), SPARK_CONNECT_DRIVER_MEMORY (2g), SPARK_JDBC_JAR, SPARK_CONNECT_DIR (.local/spark-connect: pid
@@ -106,17 +107,26 @@ def _pid(server: Server) -> int | None:
         return None
 
 
-def start(server: Server, wait_seconds: float = 180) -> int:
-    if answers(server.port):
-        if _pid(server) is not None:
-            print(f"spark-connect: already running on 127.0.0.1:{server.port} (pid {_pid(server)})")
-            return 0
+def check(server: Server) -> int:
+    """0 when the port is free or a server this project started answers there; 1, naming the variable, when
+    another program holds it (`make airflow` stops at once then, instead of pointing spark_connect_default at it).
+    """
+    if answers(server.port) and _pid(server) is None:
         print(
             f"spark-connect: port {server.port} is taken by another program (not a server this project started): "
             f"set SPARK_CONNECT_PORT to a free port, e.g. `SPARK_CONNECT_PORT={server.port + 1} make airflow`",
             file=sys.stderr,
         )
         return 1
+    return 0
+
+
+def start(server: Server, wait_seconds: float = 180) -> int:
+    if check(server):
+        return 1
+    if answers(server.port):
+        print(f"spark-connect: already running on 127.0.0.1:{server.port} (pid {_pid(server)})")
+        return 0
     if not Path(server.jdbc_jar).exists():
         raise SystemExit(f"spark-connect: the JDBC driver {server.jdbc_jar} is missing (SPARK_JDBC_JAR; make install)")
     server.directory.mkdir(parents=True, exist_ok=True)
@@ -166,10 +176,10 @@ def status(server: Server) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=("start", "stop", "status"))
+    parser.add_argument("command", choices=("start", "stop", "status", "check"))
     command = parser.parse_args(argv).command
     server = Server.from_env()
-    return {"start": start, "stop": stop, "status": status}[command](server)
+    return {"start": start, "stop": stop, "status": status, "check": check}[command](server)
 
 
 if __name__ == "__main__":

@@ -126,12 +126,13 @@ def fetch_catalogue_if_due() -> dict:
 
 
 @task
-def upsert_products(payload: dict, data_interval_start=None, params=None) -> str:
+def upsert_products(payload: dict, data_interval_start=None, dag_run=None, params=None) -> str:
     """Validate and map the records, quarantine the bad ones, upsert the rest (one batch)."""
     from include.inventory.catalogue import load_catalogue_records
     from include.inventory.warehouse import Warehouse
 
-    batch_id = f"catalogue-{data_interval_start:%Y%m%dT%H%M%SZ}"
+    # A run triggered from the UI or CLI has no logical date, hence no data interval: its batch is named by run_after.
+    batch_id = f"catalogue-{data_interval_start or dag_run.run_after:%Y%m%dT%H%M%SZ}"
     with Warehouse.from_airflow().connect() as conn:
         result = load_catalogue_records(
             conn, payload["products"], payload["source"], batch_id, _product_count((params or {}).get("scale"))

@@ -40,8 +40,8 @@ class Database:
             return self._pool
 
     @contextmanager
-    def connection(self) -> Iterator[PgConnection]:
-        """A connection of the pool for code that runs its own transactions (the outbox's deliver_pending)."""
+    def _borrowed(self) -> Iterator[PgConnection]:
+        """A connection of the pool for the block, waiting for a free one; one that broke is discarded."""
         if not self._slots.acquire(timeout=self._timeout):
             raise TimeoutError("no database connection became free")
         pool, conn, broken = None, None, False
@@ -50,7 +50,6 @@ class Database:
             conn = pool.getconn()
             try:
                 yield conn
-                conn.rollback()
             except (psycopg2.OperationalError, psycopg2.InterfaceError):
                 broken = True
                 raise
@@ -60,18 +59,20 @@ class Database:
             self._slots.release()
 
     @contextmanager
+    def connection(self) -> Iterator[PgConnection]:
+        """A connection of the pool for code that runs its own transactions (the outbox's deliver_pending)."""
+        with self._borrowed() as conn:
+            yield conn
+            conn.rollback()
+
+    @contextmanager
     def transaction(self, read_only: bool = False) -> Iterator[PgCursor]:
         """A cursor in one transaction: committed on success, rolled back on any error.
 
         read_only: REPEATABLE READ, READ ONLY. Every query of a dashboard then sees the same snapshot, so all of its
         numbers come from one publish even if another lands while it is being read.
         """
-        if not self._slots.acquire(timeout=self._timeout):
-            raise TimeoutError("no database connection became free")
-        pool, conn, broken = None, None, False
-        try:
-            pool = self._get_pool()
-            conn = pool.getconn()
+        with self._borrowed() as conn:
             try:
                 with conn.cursor() as cur:
                     if read_only:
@@ -79,17 +80,10 @@ class Database:
                     yield cur
                 conn.commit()
             except (psycopg2.OperationalError, psycopg2.InterfaceError):
-                broken = True
-                raise
+                raise  # the connection broke: nothing to roll back, the pool discards it
             except BaseException:
                 conn.rollback()
                 raise
-        finally:
-            if pool is not None and conn is not None:
-                if broken and not conn.closed:
-                    conn.close()
-                pool.putconn(conn, close=broken or bool(conn.closed))
-            self._slots.release()
 
     def close(self) -> None:
         with self._lock:

@@ -87,3 +87,14 @@ def test_the_driver_jit_follows_the_plan(dagbag, mode, expected):
 
     task = dagbag.dags["build_inventory_analytics"].get_task("build_analytics")
     assert driver_java_options(task.conf["spark.driver.extraJavaOptions"], mode) == expected
+
+
+def test_each_quality_check_is_a_task_instance_of_its_own_and_publish_waits_for_all(dagbag):
+    """The gate is mapped over the run's checks (named in the UI by the check); publish needs every one to pass."""
+    dag = dagbag.dags["build_inventory_analytics"]
+    listing, check, publish = (dag.get_task(t) for t in ("quality_gate.list_checks", "quality_gate.check", "publish"))
+    assert check.is_mapped and check.map_index_template == "{{ task.op_kwargs['name'] }}"
+    assert [t.task_id for t in check.iter_mapped_dependencies()] == ["quality_gate.list_checks"]
+    assert "build_analytics" in listing.upstream_task_ids
+    assert publish.upstream_task_ids == {"plan_refresh", "quality_gate.check"}
+    assert publish.trigger_rule == "all_success"

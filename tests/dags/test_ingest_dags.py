@@ -115,6 +115,23 @@ def test_history_then_minute_runs_are_idempotent(airflow_db, fresh_schema, dummy
     assert counts(conn) == counts_before_overlap
 
 
+def test_history_triggered_without_a_logical_date_ends_at_the_day_it_was_triggered(
+    airflow_db, fresh_schema, dummyjson_server, monkeypatch
+):
+    """A trigger from the UI or `airflow dags trigger` has no logical date in Airflow 3 (it crashed on None)."""
+    monkeypatch.setenv("AIRFLOW_VAR_DUMMYJSON_BASE_URL", dummyjson_server)
+    triggered = datetime(2026, 5, 3, 14, 25, tzinfo=UTC)
+    run = load_dag("simulate_retail_history").test(logical_date=None, run_after=triggered, run_conf={"days": 1})
+    assert run.logical_date is None
+    assert run.state == "success", {ti.task_id: ti.state for ti in run.get_task_instances()}
+    with fresh_schema.cursor() as cur:
+        cur.execute("SELECT window_start, window_end FROM raw.ingest_batches WHERE kind = 'simulation'")
+        assert cur.fetchall() == [(datetime(2026, 5, 2, tzinfo=UTC), datetime(2026, 5, 3, tzinfo=UTC))]
+        cur.execute("SELECT batch_id FROM raw.ingest_batches WHERE kind = 'catalogue'")
+        assert cur.fetchall() == [("catalogue-20260503T142500Z",)]
+    fresh_schema.rollback()
+
+
 def test_api_down_falls_back_to_the_snapshot(airflow_db, fresh_schema, monkeypatch):
     monkeypatch.setenv("AIRFLOW_VAR_DUMMYJSON_BASE_URL", "http://127.0.0.1:9")  # discard port: refused
     monkeypatch.setenv("AIRFLOW_VAR_DUMMYJSON_TIMEOUT_SECONDS", "1")

@@ -11,11 +11,13 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from email import message_from_string
+from email.policy import default as default_policy
 from pathlib import Path
 
 import psycopg2
 import pytest
-from analytics_helpers import published, run_analytics
+from analytics_helpers import DAGS_DIR, published, run_analytics
 
 from include.inventory import analytics
 from include.inventory import simulation as sim
@@ -147,23 +149,65 @@ def test_readers_never_see_a_missing_or_empty_table(pipeline, warehouse_db):
     assert len(set(seen)) == 1  # always the whole table, never a partial one
 
 
-def test_failing_quality_gate_leaves_published_tables_untouched(pipeline):
+def test_each_quality_check_is_its_own_task_and_one_failure_publishes_nothing(pipeline):
+    """The gate in the DAG: one mapped instance per check, named after it; the failing ones fail, publish waits.
+
+    Staging is spoiled after the fixture's build, so this run marks build_analytics successful instead of running
+    Spark (which would write staging anew) and claims the staged output as its own.
+    """
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.types import DagRunType
+
     before = published(pipeline)
-    run_id = query(pipeline, "SELECT DISTINCT run_id FROM staging.publish_manifest")[0][0]
+    logical_date = END + timedelta(hours=3)
+    run_after = datetime(2026, 9, 1, 3, 0, 7, tzinfo=UTC)
+    run_id = DagRun.generate_run_id(run_type=DagRunType.MANUAL, logical_date=logical_date, run_after=run_after)
     with pipeline.cursor() as cur:
         cur.execute(
             "UPDATE staging.current_stock SET quantity = -1 WHERE product_id = (SELECT min(product_id) "
             "FROM staging.current_stock)"
         )
         cur.execute("INSERT INTO staging.dim_products SELECT * FROM staging.dim_products LIMIT 1")
+        cur.execute("UPDATE staging.publish_manifest SET run_id = %s", (run_id,))
     pipeline.commit()
-    with pytest.raises(analytics.QualityGateFailed) as failure:
-        analytics.quality_gate(pipeline, run_id, analytics.default_settings())
-    message = str(failure.value)
-    assert "no_negative_stock" in message and "dim_products" in message and "aging_sums_to_on_hand" in message
-    with pytest.raises(analytics.QualityGateFailed, match="not of other-run"):
-        analytics.quality_gate(pipeline, "other-run", analytics.default_settings())
+    settings = analytics.default_settings()
+    checks = analytics.gate_checks(analytics.read_manifest(pipeline, run_id), settings)
+    found = analytics.run_checks(pipeline, checks)
+    violated = {c.group for c in checks if found[c.name]}
+    assert {"no_negative_stock", "aging_sums_to_on_hand", "unique_keys"} <= violated
+    assert len({c.group for c in checks}) < len(checks)  # the key checks of all tables are one instance
+
+    bag = DagBag(dag_folder=str(DAGS_DIR / "build_inventory_analytics.py"))
+    run = bag.dags["build_inventory_analytics"].test(
+        logical_date=logical_date, run_after=run_after, mark_success_pattern="build_analytics"
+    )
+    assert run.run_id == run_id
+    instances = run.get_task_instances()
+    states = {ti.rendered_map_index: ti.state for ti in instances if ti.task_id == "quality_gate.check"}
+    assert sorted(states) == sorted({c.group for c in checks})  # every check, each named after it in the UI
+    assert {name for name, state in states.items() if state == "failed"} == violated
+    others = {ti.task_id: ti.state for ti in instances if ti.task_id != "quality_gate.check"}
+    assert others["publish"] == others["alerts.send_alerts"] == "upstream_failed"
+    failed_tries = {ti.try_number for ti in instances if ti.task_id == "quality_gate.check" and ti.state == "failed"}
+    assert failed_tries == {1}, "a violation fails at once: staging does not change between tries"
+    assert run.state == "failed"
     assert published(pipeline) == before
+    # On-call is told which check failed, and for keys which table.
+    mails = query(
+        pipeline,
+        "SELECT mime FROM alerts.alert_log WHERE kind = 'failure' AND dedup_key LIKE %s",
+        (f"failure:build_inventory_analytics:quality_gate.check:{run_id}:%",),
+    )
+    texts = [message_from_string(m, policy=default_policy).get_body(("plain",)).get_content() for (m,) in mails]
+    assert len(texts) == len(violated)
+    assert any("quality check unique_keys failed" in t and "unique_key_dim_products: 1 violations" in t for t in texts)
+    # Outside Airflow (bench) the gate runs the same checks in one go, naming each failure.
+    with pytest.raises(analytics.QualityGateFailed) as failure:
+        analytics.quality_gate(pipeline, run_id, settings)
+    assert all(c.name in str(failure.value) for c in checks if found[c.name])
+    with pytest.raises(analytics.QualityGateFailed, match="not of other-run"):
+        analytics.quality_gate(pipeline, "other-run", settings)
 
 
 def test_the_first_run_left_a_class_data_sharing_archive_for_the_driver(pipeline):

@@ -204,6 +204,37 @@ def test_the_reads_run_as_the_read_only_role(seeded, settings):
             cur.execute("DROP ROLE IF EXISTS portal_test_nobody")
 
 
+def test_a_connection_that_broke_is_replaced_not_lent_again(seeded, settings):
+    """A connection the server dropped, under either way of borrowing (connection, transaction): the caller gets the
+    server's error (not "connection already closed" from a rollback on it), the next borrower a new connection."""
+
+    def drop(pid: int) -> None:
+        with transaction(seeded) as cur:
+            cur.execute("SELECT pg_terminate_backend(%s, 10000)", (pid,))
+
+    def backend(cur) -> int:
+        cur.execute("SELECT pg_backend_pid()")
+        return cur.fetchone()[0]
+
+    db = Database(settings.database_url, size=1)
+    try:
+        with db.transaction() as cur:
+            first = backend(cur)
+        drop(first)
+        with pytest.raises(psycopg2.OperationalError), db.transaction() as cur:
+            cur.execute("SELECT 1")
+        with db.connection() as conn, conn.cursor() as cur:
+            second = backend(cur)
+        assert second != first
+        drop(second)
+        with pytest.raises(psycopg2.OperationalError), db.connection() as conn, conn.cursor() as cur:
+            cur.execute("SELECT 1")
+        with db.transaction(read_only=True) as cur:
+            assert backend(cur) not in (first, second)
+    finally:
+        db.close()
+
+
 def test_bi_reader_cannot_read_the_portals_accounts(client, seeded):
     registered_and_logged_in(client, STORE_MANAGER)
     for table in ("portal.accounts", "portal.sessions", "portal.password_checks", "portal.registrations"):

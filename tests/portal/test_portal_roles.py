@@ -12,14 +12,14 @@ from portal_helpers import EMAIL, registered_and_logged_in
 from include.inventory import alerts
 from include.inventory.alerts.outbox import enqueue as outbox_enqueue
 from include.inventory.db import transaction
+from include.inventory.warehouse import Warehouse
 from include.portal.accounts import INVENTORY_MANAGER
 
 
 @pytest.fixture
 def as_portal(portal_uri, seeded):
-    conn = psycopg2.connect(portal_uri, connect_timeout=10)
-    yield conn
-    conn.close()
+    with Warehouse.from_uri(portal_uri).connect() as conn:
+        yield conn
 
 
 def refused(conn, statement: str) -> bool:

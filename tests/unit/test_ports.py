@@ -1,7 +1,7 @@
 """Every local port is set in one place (scripts/env.sh, from the environment), and a taken one never sends
 traffic to whoever holds it: the mail sink of `make demo` / `make airflow` moves to a free port and smtp_default
-follows it, saying so; Airflow's API server, the portal and the local PostgreSQL stop at once, naming the variable
-to set.
+follows it, saying so; Airflow's API server, the portal, the Spark Connect server and the local PostgreSQL stop at
+once, naming the variable to set.
 
 A port is taken here by a listening socket on a free port of this machine (never 8025 itself: another developer's
 sink may own it); the code under test does not know the difference.
@@ -160,6 +160,7 @@ AIRFLOW_PORTS = (
     "PORTAL_PORT",
     "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT",
     "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT",
+    "SPARK_CONNECT_PORT",
 )
 
 
@@ -170,10 +171,21 @@ def test_make_airflow_stops_at_a_taken_port_naming_its_variable(tmp_path, taken_
     env["AIRFLOW_HOME"] = str(tmp_path / "airflow")
     # Should the check let it through, Airflow fails at once here instead of starting.
     env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = "postgresql+psycopg2://nobody@127.0.0.1:9/none"
+    env["SPARK_CONNECT_DIR"] = str(tmp_path / "spark-connect")  # no server of this project's runs there
     proc = run(["bash", "scripts/airflow.sh"], env)
     assert proc.returncode == 1
-    assert f"Port {taken_port} is taken" in proc.stderr and f"set {variable} to a free port" in proc.stderr
+    assert f"port {taken_port} is taken" in proc.stderr.lower() and f"set {variable} to a free port" in proc.stderr
     assert not (tmp_path / "airflow").exists(), "it went on after the check"
+
+
+def test_a_spark_connect_server_this_project_started_is_not_a_taken_port(tmp_path, taken_port):
+    """`make airflow` reuses the server `python -m tools.spark_connect start` left running (its pid file)."""
+    env = env_sh(SPARK_CONNECT_PORT=str(taken_port), SPARK_CONNECT_DIR=str(tmp_path))
+    (tmp_path / "server.pid").write_text(str(os.getpid()))  # a live process stands in for the server
+    assert run([sys.executable, "-m", "tools.spark_connect", "check"], env).returncode == 0
+    (tmp_path / "server.pid").unlink()
+    proc = run([sys.executable, "-m", "tools.spark_connect", "check"], env)
+    assert proc.returncode == 1 and "set SPARK_CONNECT_PORT to a free port" in proc.stderr
 
 
 def test_the_local_postgres_stops_at_a_taken_port(tmp_path, taken_port):
