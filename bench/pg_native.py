@@ -32,15 +32,16 @@ TABLES = tuple(sections())
 
 
 def setup(conn) -> None:
-    """Create native_sql.<table> LIKE analytics.<table> (columns, types, primary key) for every covered table."""
+    """Create native_sql.<table> LIKE analytics.<table> (columns, types, primary key) for every covered table.
+
+    Created afresh each time: a reused bench database may hold them in an older release's shape.
+    """
     with db.transaction(conn) as cur:
         cur.execute("CREATE SCHEMA IF NOT EXISTS native_sql")
         for table in TABLES:
-            cur.execute(
-                sql.SQL("CREATE TABLE IF NOT EXISTS native_sql.{t} (LIKE analytics.{t} INCLUDING ALL)").format(
-                    t=sql.Identifier(table)
-                )
-            )
+            t = sql.Identifier(table)
+            cur.execute(sql.SQL("DROP TABLE IF EXISTS native_sql.{t}").format(t=t))
+            cur.execute(sql.SQL("CREATE TABLE native_sql.{t} (LIKE analytics.{t} INCLUDING ALL)").format(t=t))
 
 
 @dataclass

@@ -19,7 +19,7 @@ FROM raw.products;
 TRUNCATE native_sql.current_stock;
 INSERT INTO native_sql.current_stock
     (product_id, sku, product_name, category, cost_price, selling_price, warehouse_id, warehouse_name, location_id,
-     location_name, quantity, counted_at, units_sold, revenue, stock_value, refreshed_at)
+     location_name, quantity, counted_at, units_sold, revenue, stock_value, on_order_qty, refreshed_at)
 WITH latest AS (
     -- Two counts at the same instant hold the same quantity, so which one DISTINCT ON keeps does not matter.
     SELECT DISTINCT ON (product_id, warehouse_id) product_id, warehouse_id, quantity, counted_at
@@ -29,15 +29,24 @@ WITH latest AS (
     SELECT product_id, warehouse_id, sum(units_sold) AS units_sold, sum(total_revenue) AS revenue
     FROM raw.product_sales WHERE sale_date <= %(as_of)s
     GROUP BY product_id, warehouse_id
+), on_order AS (
+    -- Open purchase orders: placed by as_of, with no receipt by as_of.
+    SELECT product_id, warehouse_id, sum(quantity) AS on_order_qty
+    FROM raw.purchase_orders o
+    WHERE ordered_at <= %(as_of)s
+      AND NOT EXISTS (SELECT 1 FROM raw.stock_receipts r WHERE r.order_id = o.order_id AND r.received_at <= %(as_of)s)
+    GROUP BY product_id, warehouse_id
 )
 SELECT l.product_id, p.sku, p.product_name, p.category, p.cost_price, p.selling_price, l.warehouse_id,
        w.warehouse_name, w.location_id, loc.location_name, l.quantity, l.counted_at,
-       coalesce(s.units_sold, 0), coalesce(s.revenue, 0), l.quantity * p.cost_price, %(refreshed_at)s
+       coalesce(s.units_sold, 0), coalesce(s.revenue, 0), l.quantity * p.cost_price, coalesce(o.on_order_qty, 0),
+       %(refreshed_at)s
 FROM latest l
 JOIN raw.products p USING (product_id)
 JOIN raw.warehouse w USING (warehouse_id)
 JOIN raw.warehouse_locations loc ON loc.location_id = w.location_id
-LEFT JOIN sold s USING (product_id, warehouse_id);
+LEFT JOIN sold s USING (product_id, warehouse_id)
+LEFT JOIN on_order o USING (product_id, warehouse_id);
 
 -- table: fact_daily_sales
 TRUNCATE native_sql.fact_daily_sales;

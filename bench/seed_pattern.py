@@ -27,6 +27,7 @@ RAW = {
     "counts": "raw.inventory",
     "sales": "raw.product_sales",
     "receipts": "raw.stock_receipts",
+    "orders": "raw.purchase_orders",
 }
 
 
@@ -105,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     raw = {
         name: read_whole(spark, url, props, table, schema)
         for (name, table), schema in zip(
-            RAW.items(), (s.PRODUCTS, s.WAREHOUSES, s.LOCATIONS, s.COUNTS, s.SALES, s.RECEIPTS), strict=True
+            RAW.items(), (s.PRODUCTS, s.WAREHOUSES, s.LOCATIONS, s.COUNTS, s.SALES, s.RECEIPTS, s.ORDERS), strict=True
         )
     }
     raw["first_counts"] = transforms.first_counts(raw["counts"], p.as_of)

@@ -155,7 +155,8 @@ def build_tables(raw: dict[str, DataFrame], p: Params, keep=_cache) -> dict[str,
     """Every table this run writes, from the raw inputs. Pure: the same inputs and params give the same tables.
 
     `raw` holds the events since compute_from(p) (everything on a full rebuild), the latest count of each pair
-    before that day, each pair's first count, and `sales_totals`: all sales up to as_of pre-summed to one row per
+    before that day, each pair's first count, every receipt and purchase order up to as_of (an order open now
+    may be of any age), and `sales_totals`: all sales up to as_of pre-summed to one row per
     pair (current_stock only sums them), so an incremental run's cost follows the window, not the history. In
     the pairs mode all of it is limited to the run's pairs, and `published` holds what the run reads of the
     published tables (see `read_published`).
@@ -167,7 +168,8 @@ def build_tables(raw: dict[str, DataFrame], p: Params, keep=_cache) -> dict[str,
     pairs_mode = p.mode == "pairs"
     published = raw.get("published", {})
 
-    stock = keep(t.current_stock(counts, products, warehouses, locations, raw["sales_totals"], p.as_of))
+    on_order = t.on_order(raw["orders"], receipts, p.as_of)
+    stock = keep(t.current_stock(counts, products, warehouses, locations, raw["sales_totals"], on_order, p.as_of))
     demand = t.average_daily_demand(sales, p.as_of, p.demand_window_days)
     low = keep(t.low_stock_data(stock, demand, products, p.low_stock_threshold))
     aging = keep(t.inventory_aging(stock, receipts, raw["first_counts"], p.as_of, p.aging_threshold_days))
@@ -348,6 +350,12 @@ def read_raw(reader, p: Params) -> dict[str, DataFrame]:
         "sales": sales,
         "sales_totals": totals,
         "receipts": reader.query(f"SELECT * FROM raw.stock_receipts WHERE received_at <= {at}{pairs}", s.RECEIPTS),
+        # Every order placed by as_of (one still open may be of any age); `on_order` keeps those not received.
+        "orders": reader.query(
+            "SELECT order_id, product_id, warehouse_id, quantity, ordered_at FROM raw.purchase_orders "
+            f"WHERE ordered_at <= {at}{pairs}",
+            s.ORDERS,
+        ),
     }
     if p.mode == "pairs":
         raw["published"] = read_published(reader, p)

@@ -99,6 +99,14 @@ RECEIPTS = _schema(  # raw.stock_receipts
     ("received_at", TimestampType()),
 )
 
+ORDERS = _schema(  # raw.purchase_orders
+    ("order_id", StringType()),
+    ("product_id", IntegerType()),
+    ("warehouse_id", IntegerType()),
+    ("quantity", IntegerType()),
+    ("ordered_at", TimestampType()),
+)
+
 # The earliest count of each pair (the opening stock inventory_aging falls back to): `transforms.first_counts`.
 FIRST_COUNTS = _schema(
     ("product_id", IntegerType()),
@@ -114,6 +122,7 @@ RAW_TABLES: dict[str, StructType] = {
     "raw.inventory": COUNTS,
     "raw.product_sales": SALES,
     "raw.stock_receipts": RECEIPTS,
+    "raw.purchase_orders": ORDERS,
 }
 # Input columns the read computes rather than copies from the table.
 COMPUTED_BY_READ: dict[str, set[str]] = {"raw.product_sales": {"transactions"}}
@@ -136,6 +145,13 @@ CURRENT_STOCK = _schema(
     ("units_sold", UNITS),
     ("revenue", MONEY),
     ("stock_value", MONEY),
+    ("on_order_qty", UNITS),  # units on the pair's open purchase orders (`on_order`)
+)
+
+ON_ORDER = _schema(
+    ("product_id", IntegerType()),
+    ("warehouse_id", IntegerType()),
+    ("on_order_qty", UNITS),
 )
 
 AVERAGE_DAILY_DEMAND = _schema(
@@ -281,6 +297,7 @@ SALES_BY_WAREHOUSE = _schema(
 
 OUTPUTS: dict[str, StructType] = {
     "current_stock": CURRENT_STOCK,
+    "on_order": ON_ORDER,
     "average_daily_demand": AVERAGE_DAILY_DEMAND,
     "low_stock_data": LOW_STOCK_DATA,
     "inventory_aging": INVENTORY_AGING,
@@ -299,6 +316,7 @@ OUTPUTS: dict[str, StructType] = {
 _PAIR = ("product_id", "warehouse_id")
 OUTPUT_KEYS: dict[str, list[str]] = {
     "current_stock": [*_PAIR],
+    "on_order": [*_PAIR],
     "average_daily_demand": [*_PAIR],
     "low_stock_data": [*_PAIR],
     "inventory_aging": [*_PAIR, "bucket_order"],

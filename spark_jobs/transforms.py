@@ -223,15 +223,29 @@ def first_counts(counts: DataFrame, as_of: datetime) -> DataFrame:
     )
 
 
+def on_order(orders: DataFrame, receipts: DataFrame, as_of: datetime) -> DataFrame:
+    """Units on open purchase orders per pair: placed at or before as_of and not received at or before it.
+
+    An order is received by its stock receipt (`order_id`; one receipt per order). The simulator's own open
+    orders (`simulation.load_states`) follow the same rule. Pairs with no open order have no row.
+    """
+    cutoff = _instant(as_of)
+    received = receipts.where(F.col("received_at") <= cutoff).select("order_id")
+    open_orders = orders.where(F.col("ordered_at") <= cutoff).join(received, "order_id", "left_anti")
+    return _conform(open_orders.groupBy(*PAIR).agg(F.sum("quantity").alias("on_order_qty")), "on_order")
+
+
 def current_stock(
     counts: DataFrame,
     products: DataFrame,
     warehouses: DataFrame,
     locations: DataFrame,
     sales: DataFrame,
+    on_order_df: DataFrame,
     as_of: datetime,
 ) -> DataFrame:
-    """Each counted product x warehouse: its latest count at or before as_of, lifetime sales and stock value."""
+    """Each counted product x warehouse: its latest count at or before as_of, lifetime sales, stock value and the
+    units on its open purchase orders (`on_order`'s rows; 0 when it has none)."""
     cutoff = _instant(as_of)
     latest = (
         counts.where(F.col("counted_at") <= cutoff)
@@ -255,6 +269,8 @@ def current_stock(
         .withColumn("units_sold", F.coalesce("units_sold", F.lit(0)))
         .withColumn("revenue", F.coalesce("revenue", F.lit(0)))
         .withColumn("stock_value", F.col("quantity") * F.col("cost_price"))
+        .join(on_order_df.select(*PAIR, "on_order_qty"), PAIR, "left")
+        .withColumn("on_order_qty", F.coalesce("on_order_qty", F.lit(0)))
     )
     return _conform(stock, "current_stock")
 
@@ -305,17 +321,20 @@ def low_stock_data(
     """Pairs at or under the threshold, with their reorder point and an order that covers `cover_days` more.
 
     With demand d = window_units / window_days: reorder_point = ceil(d * (lead_time + safety_days)) and
-    suggested_order_qty = max(0, reorder_point + ceil(d * cover_days) - quantity), which equals
-    ceil(reorder_point + d * cover_days - quantity) because reorder_point and quantity are whole.
+    suggested_order_qty = max(0, reorder_point + ceil(d * cover_days) - quantity - on_order_qty), which equals
+    ceil(reorder_point + d * cover_days - quantity - on_order_qty) because the others are whole: the order
+    net of what is already on open purchase orders, so following it never orders the same units twice. A pair
+    whose open orders cover it stays listed (its stock is low) with nothing more to order.
     """
     units, days, quantity = F.col("window_units"), F.col("demand_days"), F.col("quantity")
+    position = quantity + F.col("on_order_qty")  # on hand + on order
     low = (
         _with_demand(current_stock.where(quantity <= threshold), demand)
         .join(products.select("product_id", "lead_time"), "product_id")
         .withColumn("reorder_point", _ceil_div(units * (F.col("lead_time") + safety_days), days))
         .withColumn(
             "suggested_order_qty",
-            F.greatest(F.lit(0), F.col("reorder_point") + _ceil_div(units * cover_days, days) - quantity),
+            F.greatest(F.lit(0), F.col("reorder_point") + _ceil_div(units * cover_days, days) - position),
         )
         .withColumn("days_of_cover", _ratio(quantity * days, units, 2))
         .withColumn("is_stock_out", quantity == 0)

@@ -33,6 +33,7 @@ SORTS: dict[str, tuple[str, str]] = {
     "demand": ("avg_daily_demand", "Daily demand"),
     "cover": ("coverage_days", "Days of cover"),
     "aged": ("aged_units", "Aging units"),
+    "on_order": ("on_order_qty", "On order"),
     "order": ("suggested_order_qty", "Suggested order"),
     "status": ("status_rank", "Status"),
 }
@@ -222,7 +223,8 @@ def csv_columns(currency: str, aging_days: int | None) -> list[tuple[str, str]]:
         ("coverage_days", "Days of cover"),
         ("aged_units", aged),
         ("reorder_point", "Reorder point (units)"),
-        ("suggested_order_qty", "Suggested order (units)"),
+        ("on_order_qty", "On open purchase orders (units)"),
+        ("suggested_order_qty", "Suggested order, net of open orders (units)"),
         ("status", "Status"),
         ("counted_at", "Counted at (UTC)"),
     ]

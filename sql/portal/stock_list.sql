@@ -1,5 +1,5 @@
--- The full stock list of the warehouses in `warehouse_ids`: one row per pair of current_stock, with its demand,
--- cover and overstock flag (product_inventory_metrics), its low-stock suggestion (low_stock_data: only pairs at or
+-- The full stock list of the warehouses in `warehouse_ids`: one row per pair of current_stock (with the units on
+-- its open purchase orders), with its demand, cover and overstock flag (product_inventory_metrics), its low-stock suggestion (low_stock_data: only pairs at or
 -- under the threshold have one) and its units older than the aging threshold (inventory_aging).
 --
 -- Filters, all bound: `pattern` (an ILIKE pattern on product name or SKU, or null), `category` (or null), `status`
@@ -8,7 +8,7 @@
 -- row, for the CSV), `page` clamped to the last page; every row carries the totals of the whole filtered list.
 WITH filtered AS (
     SELECT c.product_id, c.sku, c.product_name, c.category, c.warehouse_id, c.warehouse_name, c.quantity,
-           c.cost_price, c.stock_value, c.counted_at,
+           c.cost_price, c.stock_value, c.on_order_qty, c.counted_at,
            coalesce(m.avg_daily_demand, 0) AS avg_daily_demand,
            m.coverage_days,
            coalesce(m.is_overstock, false) AS is_overstock,

@@ -34,7 +34,8 @@ INJECTED = "\r\nBcc: intruder@example.net"
 ANALYTICS_DDL = """
 CREATE TABLE analytics.current_stock (
     product_id integer, sku text, product_name text, warehouse_id integer, warehouse_name text,
-    location_id integer, location_name text, quantity integer, PRIMARY KEY (product_id, warehouse_id));
+    location_id integer, location_name text, quantity integer, on_order_qty bigint,
+    PRIMARY KEY (product_id, warehouse_id));
 CREATE TABLE analytics.low_stock_data (
     product_id integer, warehouse_id integer, quantity integer, reorder_point integer, suggested_order_qty integer,
     days_of_cover numeric(12, 2), is_stock_out boolean, PRIMARY KEY (product_id, warehouse_id));
@@ -122,14 +123,17 @@ def db(fresh_schema):
     return conn
 
 
-def set_stock(conn, levels: dict[tuple[int, int], int]) -> None:
-    """Publish current_stock and low_stock_data the way the publish step does: whole tables replaced."""
+def set_stock(conn, levels: dict[tuple[int, int], int], on_order: dict[tuple[int, int], int] | None = None) -> None:
+    """Publish current_stock and low_stock_data the way the publish step does: whole tables replaced. A low pair's
+    suggested order is 40 - quantity, net of the units `on_order` (0 when not given)."""
+    on_order = on_order or {}
     with transaction(conn) as cur:
         cur.execute("DELETE FROM analytics.current_stock; DELETE FROM analytics.low_stock_data")
         for (product_id, warehouse_id), quantity in levels.items():
             warehouse, location_id = WAREHOUSES[warehouse_id]
+            ordered = on_order.get((product_id, warehouse_id), 0)
             cur.execute(
-                "INSERT INTO analytics.current_stock VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                "INSERT INTO analytics.current_stock VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 (
                     product_id,
                     f"SKU-{product_id:05d}",
@@ -139,13 +143,14 @@ def set_stock(conn, levels: dict[tuple[int, int], int]) -> None:
                     location_id,
                     dict(LOCATIONS)[location_id],
                     quantity,
+                    ordered,
                 ),
             )
             if quantity <= THRESHOLD:
                 cover = None if product_id == 3 else Decimal(quantity) / 2
                 cur.execute(
                     "INSERT INTO analytics.low_stock_data VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                    (product_id, warehouse_id, quantity, 12, 40 - quantity, cover, quantity == 0),
+                    (product_id, warehouse_id, quantity, 12, max(0, 40 - quantity - ordered), cover, quantity == 0),
                 )
 
 
@@ -251,9 +256,22 @@ def test_digest_parts_list_the_same_rows_and_escape_html(db, sink):
     assert csv_rows[0] == list(alerts.LOW_STOCK_COLUMNS)
     assert sorted(csv_rows[1:]) == sorted(
         [
-            ["critical", HOSTILE, "SKU-00002", "North B", "North", "0", "10", "12", "40", "0.00"],
-            ["low", "Widget", "SKU-00001", "North A Bcc: intruder@example.net", "North", "5", "10", "12", "35", "2.50"],
-            ["low", "Gadget", "SKU-00003", "North A Bcc: intruder@example.net", "North", "3", "10", "12", "37", ""],
+            ["critical", HOSTILE, "SKU-00002", "North B", "North", "0", "10", "12", "0", "40", "0.00"],
+            ["low", "Widget", "SKU-00001", "North A Bcc: intruder@example.net", "North", "5", "10", "12", "0", "35"]
+            + ["2.50"],
+            [
+                "low",
+                "Gadget",
+                "SKU-00003",
+                "North A Bcc: intruder@example.net",
+                "North",
+                "3",
+                "10",
+                "12",
+                "0",
+                "37",
+                "",
+            ],
         ]
     )
     data_lines = [line for line in text.splitlines() if "SKU-0" in line]
@@ -266,6 +284,27 @@ def test_digest_parts_list_the_same_rows_and_escape_html(db, sink):
     # The hostile name is text in the HTML, never markup.
     assert "<script>" not in markup
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;x&quot;" in markup
+
+
+def test_digest_shows_units_on_order_and_the_order_net_of_them(db, sink):
+    # (1, 1): 30 on order of the 35 it needs; (2, 2): open orders cover more than it needs, nothing to order but
+    # still listed (its stock is out); (3, 1): nothing on order.
+    set_stock(db, {(1, 1): 5, (2, 2): 0, (3, 1): 3}, on_order={(1, 1): 30, (2, 2): 60})
+    run(db, sink, T0)
+    (msg,) = sink.to("alice@example.com")
+    text, markup, html_rows, csv_rows = parts(msg)
+    header = csv_rows[0]
+    on_order, net = header.index("On order (units)"), header.index("Suggested order, net of on order (units)")
+    assert net == on_order + 1  # side by side
+    got = {row[2]: (row[on_order], row[net]) for row in csv_rows[1:]}
+    assert got == {"SKU-00001": ("30", "5"), "SKU-00002": ("60", "0"), "SKU-00003": ("0", "37")}
+    assert html_rows == csv_rows
+    # The plain text: the same two numbers in the row's line, just before the days of cover ("-" when none).
+    for row in csv_rows[1:]:
+        (line,) = [x for x in text.splitlines() if row[2] in x]
+        assert line.split()[-3:-1] == [row[on_order], row[net]]
+    explained = "The suggested order is what is still needed after them"
+    assert explained in text and explained in unescape(markup)
 
 
 def test_no_header_injection_from_names(db, sink):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import psycopg2
 import pytest
-from analytics_helpers import DAGS_DIR, published, run_analytics
+from analytics_helpers import DAGS_DIR, on_order_against_raw, published, run_analytics
 
 from include.inventory import analytics
 from include.inventory import simulation as sim
@@ -99,6 +99,23 @@ def test_headline_kpis_equal_plain_sql(pipeline):
         "GROUP BY 1, 2) a JOIN analytics.current_stock c USING (product_id, warehouse_id) WHERE a.u <> c.quantity",
     )
     assert aging == [(0,)]
+
+
+def test_on_order_equals_plain_sql_over_raw_for_every_pair(pipeline):
+    wrong, with_orders, low_with_orders = on_order_against_raw(pipeline)
+    assert wrong == []
+    assert with_orders > 0 and low_with_orders > 0  # the data has open orders, some of them for low pairs
+    # A low pair's order tops on hand + on order up to the target, reorder point + 30 days of demand, rounded up
+    # (the published demand is rounded to 4 places: 30 days of it are within 0.0015 of the exact ones).
+    rows = query(
+        pipeline,
+        "SELECT suggested_order_qty, quantity + on_order_qty + suggested_order_qty - reorder_point "
+        "- avg_daily_demand * 30 FROM analytics.low_stock_data WHERE on_order_qty > 0",
+    )
+    topped_up = [excess for order, excess in rows if order > 0]
+    covered = [excess for order, excess in rows if order == 0]
+    assert topped_up and all(Decimal("-0.01") < e < Decimal("1.01") for e in topped_up), topped_up
+    assert all(e > Decimal("-0.01") for e in covered), covered
 
 
 def test_incremental_equals_full_rebuild(pipeline):

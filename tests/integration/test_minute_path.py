@@ -12,9 +12,10 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from analytics_helpers import published, run_analytics
+from analytics_helpers import on_order_against_raw, published, run_analytics
 
 from include.inventory import simulation as sim
+from include.inventory.batches import Batch, run_batch
 
 pytestmark = pytest.mark.slow
 
@@ -103,6 +104,51 @@ def test_skipped_minutes_are_caught_up_in_one_run(history):
     log = last_publish(conn)
     assert log["as_of"] == starts[-1] + MINUTE  # every minute since the last publish, in one run
     assert log["mode"] == "pairs" and log["pairs"] >= touched
+
+
+def only_orders(conn, start: datetime, orders=(), receipts=()) -> None:
+    """A minute batch holding nothing but these purchase orders or receipts (simulation.WindowRows tuples)."""
+    rows = sim.WindowRows(orders=list(orders), receipts=list(receipts))
+    batch = Batch(sim.window_batch_id(start, start + MINUTE), "simulation", "simulator", start, start + MINUTE)
+    run_batch(conn, batch, lambda cur: (sim.write_rows(cur, batch.batch_id, rows), 0))
+
+
+def on_order_of(conn, product_id: int, warehouse_id: int) -> int:
+    return query(
+        conn,
+        "SELECT on_order_qty FROM analytics.current_stock WHERE product_id = %s AND warehouse_id = %s",
+        (product_id, warehouse_id),
+    )[0][0]
+
+
+def test_a_purchase_order_alone_placed_then_received_moves_its_pair(history):
+    """A minute whose batch holds only a purchase order touches its pair: the minute's run puts the units on order;
+    a later minute holding only its receipt takes them off again. (This history has no low pair: the net
+    suggestion is held to a full rebuild by the next test, and computed on low pairs in test_analytics_pipeline.)"""
+    conn = history
+    (as_of,) = query(conn, "SELECT max(window_end) FROM raw.ingest_batches WHERE kind = 'simulation'")[0]
+    product_id, warehouse_id, before = query(
+        conn,
+        "SELECT product_id, warehouse_id, on_order_qty FROM analytics.current_stock "
+        "ORDER BY quantity, product_id, warehouse_id LIMIT 1",
+    )[0]
+    (supplier,) = query(conn, "SELECT min(supplier_id) FROM raw.suppliers")[0]
+    placed = as_of + timedelta(seconds=30)
+    order = (f"PO-test-{product_id}-{warehouse_id}", product_id, warehouse_id, supplier, 25, 1, placed)
+
+    only_orders(conn, as_of, orders=[(*order, placed + timedelta(days=3))])
+    run_analytics(as_of + MINUTE + timedelta(seconds=5))
+    log = last_publish(conn)
+    assert (log["mode"], log["pairs"], log["as_of"]) == ("pairs", 1, as_of + MINUTE)
+    assert on_order_of(conn, product_id, warehouse_id) == before + 25
+    assert on_order_against_raw(conn)[0] == []
+
+    only_orders(conn, as_of + MINUTE, receipts=[(*order, as_of + MINUTE + timedelta(seconds=10))])
+    run_analytics(as_of + 2 * MINUTE + timedelta(seconds=5))
+    log = last_publish(conn)
+    assert (log["mode"], log["pairs"], log["as_of"]) == ("pairs", 1, as_of + 2 * MINUTE)
+    assert on_order_of(conn, product_id, warehouse_id) == before
+    assert on_order_against_raw(conn)[0] == []
 
 
 def test_incremental_minutes_equal_a_full_rebuild_by_spark_submit(history):

@@ -35,6 +35,7 @@ OTHER_INPUTS = {
     "locations": ("LOCATIONS", "SELECT * FROM raw.warehouse_locations"),
     "counts": ("COUNTS", "SELECT * FROM raw.inventory WHERE counted_at <= %(as_of)s"),
     "receipts": ("RECEIPTS", "SELECT * FROM raw.stock_receipts WHERE received_at <= %(as_of)s"),
+    "orders": ("ORDERS", "SELECT * FROM raw.purchase_orders WHERE ordered_at <= %(as_of)s"),
     "first_counts": (
         "FIRST_COUNTS",
         "SELECT product_id, warehouse_id, min(counted_at) AS counted_at FROM raw.inventory "

@@ -142,6 +142,7 @@ SORT_FIELDS = {
     "demand": "avg_daily_demand",
     "cover": "coverage_days",
     "aged": "aged_units",
+    "on_order": "on_order_qty",
     "order": "suggested_order_qty",
     "status": "status_rank",
 }
@@ -190,6 +191,7 @@ def expected_rows(conn, warehouses: list[int]) -> list[dict]:
                 "avg_daily_demand": m["avg_daily_demand"] if m else Decimal(0),
                 "coverage_days": m["coverage_days"] if m else None,
                 "aged_units": aged.get(pair, 0),
+                "on_order_qty": c["on_order_qty"],
                 "suggested_order_qty": lo["suggested_order_qty"] if lo else None,
                 "status": status,
                 "status_rank": STATUS_RANK[status],

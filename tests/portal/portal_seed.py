@@ -55,6 +55,11 @@ def quantity(p: int, w: int) -> int:
     return (p * 37 + w * 11) % 140
 
 
+def on_order(p: int, w: int) -> int:
+    """Units on open purchase orders: none, or 40 to 120 (low pairs fully covered by them, in part, or not at all)."""
+    return ((p * 13 + w * 7) % 4) * 40
+
+
 def demand(p: int, w: int) -> Decimal:
     return Decimal(p + w) / 2
 
@@ -152,6 +157,7 @@ def current_stock_rows() -> list[dict]:
                 "units_sold": 100 * p + w,
                 "revenue": price * (100 * p + w),
                 "stock_value": cost * q,
+                "on_order_qty": on_order(p, w),
             }
         )
     return rows
@@ -171,7 +177,7 @@ def low_stock_rows(stock: list[dict], threshold: int = THRESHOLD) -> list[dict]:
                 "avg_daily_demand": d,
                 "lead_time": lead,
                 "reorder_point": rop,
-                "suggested_order_qty": max(0, math.ceil(rop + d * 30 - q)),
+                "suggested_order_qty": max(0, math.ceil(rop + d * 30 - q - s["on_order_qty"])),
                 "days_of_cover": money(Decimal(q) / d),
                 "is_stock_out": q == 0,
             }
@@ -410,6 +416,7 @@ def add_bulk_products(conn) -> None:
             "units_sold": 0,
             "revenue": Decimal("0.00"),
             "stock_value": cost * q,
+            "on_order_qty": 30 if p % 4 == 1 else 0,
         }
         stock.append(row)
         demand = Decimal(p % 7)
@@ -441,7 +448,7 @@ def add_bulk_products(conn) -> None:
                     "avg_daily_demand": demand,
                     "lead_time": 4,
                     "reorder_point": int(demand * 7),
-                    "suggested_order_qty": max(0, int(demand * 37) - q),
+                    "suggested_order_qty": max(0, int(demand * 37) - q - row["on_order_qty"]),
                     "days_of_cover": money(Decimal(q) / demand) if demand else None,
                     "is_stock_out": q == 0,
                 }

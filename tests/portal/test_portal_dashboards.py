@@ -89,6 +89,33 @@ def test_inventory_kpis_are_those_of_the_managers_location(make_client, seeded, 
     assert f'id="kpi-total_units" data-value="{expected["total_units"]}">{expected["total_units"]:,}<' in page
 
 
+def test_low_stock_list_shows_units_on_order_beside_the_net_suggestion(make_client, seeded):
+    client = registered_and_logged_in(make_client(), INVENTORY_MANAGER, location_id="2")
+    rows = client.get("/api/dashboard").json()["low_stock"]["rows"]
+    with seeded.cursor() as cur:
+        cur.execute(
+            "SELECT product_id, warehouse_id, on_order_qty, suggested_order_qty FROM analytics.low_stock_data "
+            "WHERE warehouse_id = ANY(%s)",
+            (LOCATION_WAREHOUSES[2],),
+        )
+        published = {(p, w): (on_order, order) for p, w, on_order, order in cur.fetchall()}
+    seeded.rollback()
+    assert {(r["product_id"], r["warehouse_id"]): (r["on_order_qty"], r["suggested_order_qty"]) for r in rows} == (
+        published
+    )
+    # Southport's low pairs: covered by open orders (nothing more to order, still listed), in part, and not at all.
+    assert published[(2, 3)] == (120, 0) and published[(4, 3)] == (40, 59) and published[(3, 3)] == (0, 101)
+
+    page = client.get("/dashboard").text
+    table = page[page.index('id="low-stock"') : page.index("</table>", page.index('id="low-stock"'))]
+    assert '<th scope="col" class="num">On order</th><th scope="col" class="num">Suggested order</th>' in table
+    for (product_id, warehouse_id), (on_order, order) in published.items():
+        start = table.index(f'data-product-id="{product_id}" data-warehouse-id="{warehouse_id}"')
+        row = table[start : table.index("</tr>", start)]
+        assert f'<td class="num">{on_order:,}</td><td class="num">{order:,}</td>' in row
+    assert "Suggested order: what still needs ordering after what is on hand and on order" in page
+
+
 def test_a_manager_never_sees_another_locations_data(make_client, seeded):
     north = registered_and_logged_in(make_client(), INVENTORY_MANAGER, location_id="1")
     data = north.get("/api/dashboard").json()

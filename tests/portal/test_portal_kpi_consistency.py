@@ -33,6 +33,7 @@ RAW_QUERIES = {
     "counts": "SELECT * FROM raw.inventory WHERE counted_at <= %(as_of)s",
     "sales": "SELECT *, 1 AS transactions FROM raw.product_sales WHERE sale_date <= %(as_of)s",
     "receipts": "SELECT * FROM raw.stock_receipts WHERE received_at <= %(as_of)s",
+    "orders": "SELECT * FROM raw.purchase_orders WHERE ordered_at <= %(as_of)s",
     "first_counts": "SELECT product_id, warehouse_id, min(counted_at) AS counted_at FROM raw.inventory "
     "WHERE counted_at <= %(as_of)s GROUP BY product_id, warehouse_id",
 }
@@ -43,6 +44,7 @@ RAW_SCHEMAS = {
     "counts": "COUNTS",
     "sales": "SALES",
     "receipts": "RECEIPTS",
+    "orders": "ORDERS",
     "first_counts": "FIRST_COUNTS",
 }
 

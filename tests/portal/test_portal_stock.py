@@ -63,14 +63,40 @@ def test_the_default_list_is_every_pair_of_the_location_by_product(north, seeded
         assert Decimal(got["avg_daily_demand"]) == want["avg_daily_demand"]
         assert (got["coverage_days"] and Decimal(got["coverage_days"])) == want["coverage_days"]
         assert got["aged_units"] == want["aged_units"]
+        assert got["on_order_qty"] == want["on_order_qty"]
         assert got["suggested_order_qty"] == want["suggested_order_qty"]
         assert got["status_rank"] == want["status_rank"]
     assert {r["status"] for r in expected} == {"out", "low", "ok", "overstock"}  # the data has every kind
+    assert {r["on_order_qty"] > 0 for r in expected} == {True, False}  # some pairs have units on order, some none
 
     page = north.get("/dashboard").text
     assert page_pairs(page) == pairs(expected[:50])
     assert "Rows 1–50 of 70: " in page and 'id="stock-page">Page 1 of 2<' in page
     assert "Southport" not in page and "Eastbrook" not in page
+
+
+def row_cells(html: str, table_id: str, pair: tuple[int, int]) -> list[str]:
+    """The text of every cell (th and td) of one pair's row in the page's table `table_id`."""
+    table = html[html.index(f'id="{table_id}"') : html.index("</table>", html.index(f'id="{table_id}"'))]
+    start = table.index(f'data-product-id="{pair[0]}" data-warehouse-id="{pair[1]}"')
+    row = table[start : table.index("</tr>", start)]
+    return [unescape(re.sub(r"<[^>]+>", "", c)).strip() for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)]
+
+
+def test_the_stock_table_shows_units_on_order_beside_the_net_suggestion(north, seeded):
+    html = north.get("/dashboard", params={"q": "doohickey"}).text
+    table = html[html.index('id="stock-table"') : html.index("</thead>", html.index('id="stock-table"'))]
+    keys = re.findall(r'data-sort="(\w+)">([^<]+)<', table)
+    column = keys.index(("on_order", "On order"))
+    assert keys[column + 1] == ("order", "Suggested order")
+    # Doohickey in Northfield Central: 19 on hand, 120 on order cover all it needs (nothing more to order); in the
+    # Depot 80 of the 90 units it needs are on order (10 more); Gadget in Central: not low, 40 on order, no
+    # suggestion.
+    assert row_cells(html, "stock-table", (4, 1))[column : column + 2] == ["120", "0"]
+    assert row_cells(html, "stock-table", (4, 2))[column : column + 2] == ["80", "10"]
+    html = north.get("/dashboard", params={"q": "gadget"}).text
+    assert row_cells(html, "stock-table", (2, 1))[column : column + 2] == ["40", "–"]
+    assert "On order: units on open purchase orders (placed, not yet received)" in html
 
 
 @pytest.mark.parametrize("sort", list(SORT_FIELDS))
@@ -202,7 +228,8 @@ def test_csv_export_is_exactly_the_filtered_list_in_order_all_pages(north, seede
         "Days of cover",
         "Units older than 90 days",
         "Reorder point (units)",
-        "Suggested order (units)",
+        "On open purchase orders (units)",
+        "Suggested order, net of open orders (units)",
         "Status",
         "Counted at (UTC)",
     ]
@@ -213,7 +240,9 @@ def test_csv_export_is_exactly_the_filtered_list_in_order_all_pages(north, seede
         assert line[9] == str(w["aged_units"]) and line[8] == (
             "" if w["coverage_days"] is None else str(w["coverage_days"])
         )
-        assert line[13] == "2026-11-25 12:00:00"
+        assert line[11] == str(w["on_order_qty"])
+        assert line[12] == ("" if w["suggested_order_qty"] is None else str(w["suggested_order_qty"]))
+        assert line[14] == "2026-11-25 12:00:00"
     assert response.headers["content-disposition"] == 'attachment; filename="stock_northfield_20261125-1200.csv"'
     assert response.headers["x-data-as-of"] == seed.AS_OF.isoformat()
     assert response.headers["x-row-count"] == str(len(want))

@@ -107,6 +107,7 @@ def stock_row(product_id: int, warehouse_id: int, quantity: int, **columns) -> d
         units_sold=0,
         revenue=D("0.00"),
         stock_value=D("0.00"),
+        on_order_qty=0,
     )
     row.update(columns)
     return row
@@ -114,6 +115,14 @@ def stock_row(product_id: int, warehouse_id: int, quantity: int, **columns) -> d
 
 def sale(product_id, warehouse_id, units, price, when):
     return (product_id, warehouse_id, units, D(price), D(price) * units, when, 1)
+
+
+def order(order_id, product_id, warehouse_id, quantity, ordered_at):
+    return (order_id, product_id, warehouse_id, quantity, ordered_at)
+
+
+def receipt(order_id, product_id, warehouse_id, quantity, received_at):
+    return (order_id, product_id, warehouse_id, 1, quantity, D("1.00"), received_at - timedelta(days=2), received_at)
 
 
 # ------------------------------------------------------------------------------------------------ schemas
@@ -182,16 +191,51 @@ def test_current_stock_takes_the_latest_count_and_sales_up_to_as_of(spark, dims)
         ],
         S.SALES,
     )
-    actual = T.current_stock(counts, products, warehouses, locations, sales, AS_OF)
+    on_order = spark.createDataFrame([(1, 10, 60), (2, 10, 5)], S.ON_ORDER)  # (2, 10) has no count: no row
+    actual = T.current_stock(counts, products, warehouses, locations, sales, on_order, AS_OF)
     assert_table(
         spark,
         actual,
         "current_stock",
         [
-            # 3 + 2 units; 12.00 + 7.98 revenue; 35 x 2.50
-            stock_row(1, 10, 35, counted_at=at(10), units_sold=5, revenue=D("19.98"), stock_value=D("87.50")),
-            # 7 x 1.35
+            # 3 + 2 units; 12.00 + 7.98 revenue; 35 x 2.50; 60 on open orders
+            stock_row(1, 10, 35, counted_at=at(10), units_sold=5, revenue=D("19.98"), stock_value=D("87.50"))
+            | dict(on_order_qty=60),
+            # 7 x 1.35; no open order: 0
             stock_row(2, 20, 7, counted_at=at(9, 8), units_sold=0, revenue=D("0.00"), stock_value=D("9.45")),
+        ],
+    )
+
+
+def test_on_order_counts_orders_placed_and_not_yet_received_at_as_of(spark):
+    orders = spark.createDataFrame(
+        [
+            order("PO-a", 1, 10, 40, at(8)),  # received yesterday: not on order
+            order("PO-b", 1, 10, 25, at(9)),  # received exactly at as_of: arrived, not on order
+            order("PO-c", 1, 10, 30, at(10, 6)),  # received after as_of: still on order
+            order("PO-d", 1, 10, 7, AS_OF),  # placed exactly at as_of: on order
+            order("PO-e", 1, 10, 99, AS_OF + timedelta(seconds=1)),  # placed after as_of: not yet
+            order("PO-f", 2, 20, 12, at(1)),  # never received (of any age): on order
+            order("PO-g", 2, 10, 5, at(3)),  # received: the pair has nothing on order, so no row
+        ],
+        S.ORDERS,
+    )
+    receipts = spark.createDataFrame(
+        [
+            receipt("PO-a", 1, 10, 40, at(9, 8)),
+            receipt("PO-b", 1, 10, 25, AS_OF),
+            receipt("PO-c", 1, 10, 30, AS_OF + timedelta(microseconds=1)),
+            receipt("PO-g", 2, 10, 5, at(6)),
+        ],
+        S.RECEIPTS,
+    )
+    assert_table(
+        spark,
+        T.on_order(orders, receipts, AS_OF),
+        "on_order",
+        [
+            dict(product_id=1, warehouse_id=10, on_order_qty=37),  # PO-c 30 + PO-d 7
+            dict(product_id=2, warehouse_id=20, on_order_qty=12),
         ],
     )
 
@@ -240,10 +284,13 @@ def test_low_stock_reorder_point_and_order_from_the_exact_demand(spark, dims):
             stock_row(1, 20, 0),
             stock_row(1, 10, 10),  # at the threshold: included
             stock_row(2, 20, 11),  # over it: not
+            stock_row(4, 10, 2, on_order_qty=100),  # open orders cover it: still low, nothing more to order
+            stock_row(4, 20, 5, on_order_qty=20),  # open orders cover part of it: order the rest
         ],
     )
     demand = spark.createDataFrame(
-        [(2, 10, D("6.6667"), 20, 3), (1, 10, D("0.1429"), 1, 7), (2, 20, D("1.0000"), 7, 7)],
+        [(2, 10, D("6.6667"), 20, 3), (1, 10, D("0.1429"), 1, 7), (2, 20, D("1.0000"), 7, 7)]
+        + [(4, 10, D("2.0000"), 14, 7), (4, 20, D("2.0000"), 14, 7)],
         S.AVERAGE_DAILY_DEMAND,
     )
     assert_table(
@@ -264,6 +311,14 @@ def test_low_stock_reorder_point_and_order_from_the_exact_demand(spark, dims):
             stock_row(1, 10, 10)
             | dict(avg_daily_demand=D("0.1429"), lead_time=2, reorder_point=1, suggested_order_qty=0)
             | dict(days_of_cover=D("70.00"), is_stock_out=False),
+            # d = 2, lead 14 + safety 3: reorder point 34; gross 34 + 60 - 2 = 92, net of 100 on order: 0
+            stock_row(4, 10, 2, on_order_qty=100)
+            | dict(avg_daily_demand=D("2.0000"), lead_time=14, reorder_point=34, suggested_order_qty=0)
+            | dict(days_of_cover=D("1.00"), is_stock_out=False),
+            # gross 34 + 60 - 5 = 89, net of 20 on order: 69
+            stock_row(4, 20, 5, on_order_qty=20)
+            | dict(avg_daily_demand=D("2.0000"), lead_time=14, reorder_point=34, suggested_order_qty=69)
+            | dict(days_of_cover=D("2.50"), is_stock_out=False),
         ],
     )
 

@@ -28,11 +28,12 @@ from include.inventory.db import transaction
 
 
 def _pending_items(cur: PgCursor, threshold: int) -> list[LowStockItem]:
-    """Open episodes not yet emailed at their level, with the details of `analytics.low_stock_data`."""
+    """Open episodes not yet emailed at their level, with the details of `analytics.low_stock_data` (and the units
+    on open purchase orders from `analytics.current_stock`, which has them for every pair)."""
     cur.execute(
         """
         SELECT e.episode_id, e.level, c.location_id, c.warehouse_name, c.product_name, c.sku, c.location_name,
-               c.quantity, l.reorder_point, l.suggested_order_qty, l.days_of_cover
+               c.quantity, l.reorder_point, c.on_order_qty, l.suggested_order_qty, l.days_of_cover
         FROM alerts.low_stock_episodes e
         JOIN analytics.current_stock c USING (product_id, warehouse_id)
         LEFT JOIN analytics.low_stock_data l USING (product_id, warehouse_id)
@@ -42,8 +43,10 @@ def _pending_items(cur: PgCursor, threshold: int) -> list[LowStockItem]:
         """
     )
     items = []
-    for episode_id, level, location_id, warehouse, product, sku, location, qty, rop, order, cover in cur.fetchall():
-        row = tuple(cell_text(v) for v in (level, product, sku, warehouse, location, qty, threshold, rop, order, cover))
+    for episode_id, level, location_id, warehouse, product, sku, location, *numbers in cur.fetchall():
+        qty, rop, on_order, order, cover = numbers
+        values = (level, product, sku, warehouse, location, qty, threshold, rop, on_order, order, cover)
+        row = tuple(cell_text(v) for v in values)
         items.append(LowStockItem(episode_id, level, location_id, one_line(warehouse), row))
     return items
 

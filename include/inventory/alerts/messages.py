@@ -131,7 +131,8 @@ LOW_STOCK_COLUMNS = (
     "On hand (units)",
     "Low-stock threshold (units)",
     "Reorder point (units)",
-    "Suggested order (units)",
+    "On order (units)",
+    "Suggested order, net of on order (units)",
     "Days of cover",
 )
 
@@ -164,6 +165,8 @@ def low_stock_message(
         greeting,
         "These products fell to or under the low-stock threshold (level critical: out of stock) since our last "
         "email. Each one is listed once; you will hear again only if it runs out of stock.",
+        "On order: units on purchase orders placed and not yet received. The suggested order is what is still "
+        "needed after them (0: the open orders already cover it), so following it never orders the same units twice.",
         *as_of_line(as_of),
     ]
     rows = [i.row for i in items]
