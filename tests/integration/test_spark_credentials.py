@@ -58,8 +58,11 @@ class ArgvWatch:
         self.properties: dict[str, tuple[int, int]] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._before: set[int] = set()
 
     def __enter__(self) -> ArgvWatch:
+        # Processes already running (this session's Spark Connect server, the `spark` fixture's JVM) are not ours.
+        self._before = {int(name) for name in os.listdir("/proc") if name.isdigit()}
         self._thread.start()
         return self
 
@@ -110,7 +113,8 @@ class ArgvWatch:
         return {
             pid: list(argv)
             for pid, argv in argv_of.items()
-            if Path(argv[0]).name == "java"
+            if pid not in self._before
+            and Path(argv[0]).name == "java"
             and main_class in argv
             and "org.apache.spark.launcher.Main" not in argv
             and argv_of.get(self.parents.get(pid, -1)) != argv
