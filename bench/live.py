@@ -100,7 +100,8 @@ def stage_profile(first: datetime, last: datetime) -> list[dict]:
 
     engine = create_engine(os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
     query = text(
-        "SELECT dag_id, task_id, extract(epoch FROM start_date - queued_dttm), extract(epoch FROM end_date - start_date), "
+        "SELECT dag_id, task_id, extract(epoch FROM start_date - queued_dttm), "
+        "extract(epoch FROM end_date - start_date), "
         "extract(epoch FROM start_date - lag(end_date) OVER (PARTITION BY dag_id, run_id ORDER BY start_date)) "
         "FROM task_instance WHERE dag_id = ANY(:dags) AND start_date >= :first AND start_date < :last "
         "AND end_date IS NOT NULL ORDER BY start_date"
