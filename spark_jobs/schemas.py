@@ -107,12 +107,27 @@ ORDERS = _schema(  # raw.purchase_orders
     ("ordered_at", TimestampType()),
 )
 
+SUPPLIERS = _schema(  # raw.suppliers without the contact email and phone: personal data stays out of BI
+    ("supplier_id", IntegerType()),
+    ("supplier_name", StringType()),
+    ("country", StringType(), True),
+)
+
+PRODUCT_SUPPLIERS = _schema(
+    ("product_id", IntegerType()),
+    ("supplier_id", IntegerType()),
+    ("is_primary", BooleanType()),
+)
+
 # The earliest count of each pair (the opening stock inventory_aging falls back to): `transforms.first_counts`.
 FIRST_COUNTS = _schema(
     ("product_id", IntegerType()),
     ("warehouse_id", IntegerType()),
     ("counted_at", TimestampType()),
 )
+
+# The first sale at or before as_of (one row; null without sales): where `dim_date` starts, with the first counts.
+FIRST_SALE = _schema(("sale_date", TimestampType(), True))
 
 # The DDL table each input mirrors (a unit test holds the schemas to the DDL's names and types).
 RAW_TABLES: dict[str, StructType] = {
@@ -123,13 +138,19 @@ RAW_TABLES: dict[str, StructType] = {
     "raw.product_sales": SALES,
     "raw.stock_receipts": RECEIPTS,
     "raw.purchase_orders": ORDERS,
+    "raw.suppliers": SUPPLIERS,
+    "raw.product_suppliers": PRODUCT_SUPPLIERS,
 }
 # Input columns the read computes rather than copies from the table.
 COMPUTED_BY_READ: dict[str, set[str]] = {"raw.product_sales": {"transactions"}}
 
 # ------------------------------------------------------------------------------------------------ outputs
 
+# The single-column key of a product x warehouse pair (`transforms.pair_key`): Power BI relates on one column.
+PAIR_KEY = ("pair_key", LongType())
+
 CURRENT_STOCK = _schema(
+    PAIR_KEY,
     ("product_id", IntegerType()),
     ("sku", StringType()),
     ("product_name", StringType()),
@@ -175,6 +196,7 @@ LOW_STOCK_DATA = StructType(
 )
 
 INVENTORY_AGING = _schema(
+    PAIR_KEY,
     ("product_id", IntegerType()),
     ("warehouse_id", IntegerType()),
     ("sku", StringType()),
@@ -189,10 +211,72 @@ INVENTORY_AGING = _schema(
     ("aged_value", MONEY),
 )
 
-# The product dimension publishes the catalogue's columns as they are.
-DIM_PRODUCTS = PRODUCTS
+# The product dimension: the catalogue's columns as they are, plus price band, primary supplier and ABC class.
+DIM_PRODUCTS = StructType(
+    PRODUCTS.fields
+    + _schema(
+        ("price_band", StringType()),
+        ("price_band_order", IntegerType()),
+        ("primary_supplier_id", IntegerType(), True),
+        ("consumption_value", MONEY),
+        ("abc_class", StringType()),
+    ).fields
+)
+
+DIM_DATE = _schema(
+    ("date_key", DateType()),
+    ("year", IntegerType()),
+    ("quarter", IntegerType()),
+    ("month", IntegerType()),
+    ("month_name", StringType()),
+    ("day_of_month", IntegerType()),
+    ("iso_year", IntegerType()),
+    ("iso_week", IntegerType()),
+    ("iso_day_of_week", IntegerType()),
+    ("day_name", StringType()),
+    ("is_weekend", BooleanType()),
+    ("week_start", DateType()),
+    ("is_week_to_date", BooleanType()),
+    ("is_month_to_date", BooleanType()),
+    ("is_complete_day", BooleanType()),
+    ("days_ago", IntegerType()),
+)
+
+DIM_LOCATION = _schema(
+    ("location_id", IntegerType()),
+    ("location_name", StringType()),
+    ("city", StringType()),
+    ("state", StringType(), True),
+    ("country", StringType()),
+    ("region", StringType()),
+)
+
+DIM_WAREHOUSE = _schema(
+    ("warehouse_id", IntegerType()),
+    ("warehouse_name", StringType()),
+    ("capacity", IntegerType()),
+    ("location_id", IntegerType()),
+    ("location_name", StringType()),
+    ("city", StringType()),
+    ("state", StringType(), True),
+    ("country", StringType()),
+    ("region", StringType()),
+)
+
+DIM_SUPPLIER = SUPPLIERS
+
+DIM_STOCK_ITEM = _schema(
+    PAIR_KEY,
+    ("product_id", IntegerType()),
+    ("warehouse_id", IntegerType()),
+    ("sku", StringType()),
+    ("product_name", StringType()),
+    ("warehouse_name", StringType()),
+    ("location_name", StringType()),
+)
 
 FACT_DAILY_SALES = _schema(
+    PAIR_KEY,
     ("date_key", DateType()),
     ("product_id", IntegerType()),
     ("warehouse_id", IntegerType()),
@@ -202,6 +286,7 @@ FACT_DAILY_SALES = _schema(
 )
 
 FACT_INVENTORY_RECONCILIATION = _schema(
+    PAIR_KEY,
     ("date_key", DateType()),
     ("sku", StringType()),
     ("product_id", IntegerType()),
@@ -217,6 +302,7 @@ FACT_INVENTORY_RECONCILIATION = _schema(
 )
 
 PRODUCT_INVENTORY_METRICS = _schema(
+    PAIR_KEY,
     ("product_id", IntegerType()),
     ("warehouse_id", IntegerType()),
     ("sku", StringType()),
@@ -286,6 +372,26 @@ TOP_PRODUCTS = _schema(
     ("rank_by_units", IntegerType()),
 )
 
+SALES_DAILY_BY_WAREHOUSE = _schema(
+    ("date_key", DateType()),
+    ("warehouse_id", IntegerType()),
+    ("units", UNITS),
+    ("revenue", MONEY),
+    ("transactions", UNITS),
+)
+
+INVENTORY_BY_WAREHOUSE = _schema(
+    ("warehouse_id", IntegerType()),
+    ("total_units", UNITS),
+    ("unique_products", UNITS),
+    ("stock_value", MONEY),
+    ("low_stock_products", UNITS),
+    ("stock_out_products", UNITS),
+    ("aging_units", UNITS),
+    ("aging_value", MONEY),
+    ("overstock_products", UNITS),
+)
+
 SALES_BY_WAREHOUSE = _schema(
     ("warehouse_id", IntegerType()),
     ("warehouse_name", StringType()),
@@ -311,6 +417,13 @@ OUTPUTS: dict[str, StructType] = {
     "kpi_sales_summary": KPI_SALES_SUMMARY,
     "top_products": TOP_PRODUCTS,
     "sales_by_warehouse": SALES_BY_WAREHOUSE,
+    "dim_date": DIM_DATE,
+    "dim_location": DIM_LOCATION,
+    "dim_warehouse": DIM_WAREHOUSE,
+    "dim_supplier": DIM_SUPPLIER,
+    "dim_stock_item": DIM_STOCK_ITEM,
+    "sales_daily_by_warehouse": SALES_DAILY_BY_WAREHOUSE,
+    "inventory_by_warehouse": INVENTORY_BY_WAREHOUSE,
 }
 
 _PAIR = ("product_id", "warehouse_id")
@@ -330,4 +443,23 @@ OUTPUT_KEYS: dict[str, list[str]] = {
     "kpi_sales_summary": [],
     "top_products": ["product_id"],
     "sales_by_warehouse": ["warehouse_id"],
+    "dim_date": ["date_key"],
+    "dim_location": ["location_id"],
+    "dim_warehouse": ["warehouse_id"],
+    "dim_supplier": ["supplier_id"],
+    "dim_stock_item": ["pair_key"],
+    "sales_daily_by_warehouse": ["date_key", "warehouse_id"],
+    "inventory_by_warehouse": ["warehouse_id"],
+}
+
+# The star schema: each foreign-key column and the dimension (table, key column) it refers to, wherever it appears.
+# Every relationship is one column, as Power BI's are; tests hold every published row to it (no orphan keys).
+DIMENSION_OF: dict[str, tuple[str, str]] = {
+    "product_id": ("dim_products", "product_id"),
+    "warehouse_id": ("dim_warehouse", "warehouse_id"),
+    "location_id": ("dim_location", "location_id"),
+    "date_key": ("dim_date", "date_key"),
+    "pair_key": ("dim_stock_item", "pair_key"),
+    "supplier_id": ("dim_supplier", "supplier_id"),
+    "primary_supplier_id": ("dim_supplier", "supplier_id"),
 }

@@ -112,8 +112,25 @@ def _ratio(num: Column, den: Column, scale: int) -> Column:
     return F.when(d != 0, (signed / 10**scale).cast(DecimalType(38, scale)))
 
 
+PAIR_KEY_RADIX = 100_000  # pair_key = product_id x PAIR_KEY_RADIX + warehouse_id; warehouse ids stay below it
+
+
+def pair_key(product_id: Column, warehouse_id: Column) -> Column:
+    """The single-column key of a product x warehouse pair: product_id x 100000 + warehouse_id (bigint).
+
+    A function of the two ids alone, so every build (full, window, pairs) gives a pair the same key, and distinct
+    pairs distinct keys: the query fails rather than key a warehouse id outside [0, 100000).
+    """
+    return F.when(
+        (warehouse_id >= 0) & (warehouse_id < PAIR_KEY_RADIX),
+        product_id.cast("bigint") * PAIR_KEY_RADIX + warehouse_id,
+    ).otherwise(F.raise_error(F.lit(f"pair_key: warehouse_id outside [0, {PAIR_KEY_RADIX})")))
+
+
 def _conform(df: DataFrame, table: str) -> DataFrame:
-    """The output table's columns, in its order, cast to its types."""
+    """The output table's columns, in its order, cast to its types; `pair_key` derived from the pair's ids."""
+    if "pair_key" in OUTPUTS[table].fieldNames() and "pair_key" not in df.columns:
+        df = df.withColumn("pair_key", pair_key(F.col("product_id"), F.col("warehouse_id")))
     return df.select(*[F.col(f.name).cast(f.dataType).alias(f.name) for f in OUTPUTS[table].fields])
 
 
@@ -419,9 +436,139 @@ def inventory_aging(
     return _conform(aging, "inventory_aging")
 
 
-def dim_products(products: DataFrame) -> DataFrame:
-    """The product dimension: raw.products without the load bookkeeping."""
-    return _conform(products, "dim_products")
+# Fixed price bands on selling_price: (label, order, lower bound inclusive); a band runs up to the next bound.
+PRICE_BANDS = (
+    ("Under 10", 1, 0),
+    ("10 to 49.99", 2, 10),
+    ("50 to 199.99", 3, 50),
+    ("200 to 999.99", 4, 200),
+    ("1000 and over", 5, 1000),
+)
+
+
+def _abc_class(value: str, order: list[Column]) -> Column:
+    """The ABC class of each row by `value` over all rows: ranked largest first (ties by `order`), a row is A
+    while the share of the rows before it is under 80 % (so the row crossing 80 % is A), B while under 95 %,
+    else C; all C when the total is 0."""
+    ranked = Window.orderBy(F.col(value).desc(), *order)
+    before = F.coalesce(F.sum(value).over(ranked.rowsBetween(Window.unboundedPreceding, -1)), F.lit(0))
+    total = F.sum(value).over(Window.partitionBy())
+    return (
+        F.when(total <= 0, "C").when(before * 100 < total * 80, "A").when(before * 100 < total * 95, "B").otherwise("C")
+    )
+
+
+def dim_products(products: DataFrame, product_suppliers: DataFrame, demand: DataFrame) -> DataFrame:
+    """The product dimension: raw.products as loaded, its price band, its primary supplier and its ABC class.
+
+    Primary supplier: the product's `raw.product_suppliers` link with is_primary (the lowest id if several; null
+    without one). ABC class: products (over all warehouses) by consumption value, units sold on the demand
+    window's complete days (`average_daily_demand`) x cost_price, by the rule of `product_inventory_metrics`
+    (ties by product_id). Complete days only, so the class moves at midnight, never minute by minute.
+    """
+    price = F.col("selling_price")
+    band, order = F.lit(PRICE_BANDS[0][0]), F.lit(PRICE_BANDS[0][1])
+    for label, rank, lower in PRICE_BANDS[1:]:
+        band = F.when(price >= lower, F.lit(label)).otherwise(band)
+        order = F.when(price >= lower, F.lit(rank)).otherwise(order)
+    primary = (
+        product_suppliers.where(F.col("is_primary"))
+        .groupBy("product_id")
+        .agg(F.min("supplier_id").alias("primary_supplier_id"))
+    )
+    sold = demand.groupBy("product_id").agg(F.sum("window_units").alias("window_units"))
+    dim = (
+        products.join(primary, "product_id", "left")
+        .join(sold, "product_id", "left")
+        .withColumn("price_band", band)
+        .withColumn("price_band_order", order)
+        .withColumn("consumption_value", F.coalesce("window_units", F.lit(0)) * F.col("cost_price"))
+        .withColumn("abc_class", _abc_class("consumption_value", [F.col("product_id")]))
+    )
+    return _conform(dim, "dim_products")
+
+
+def dim_date(first_counts: DataFrame, first_sale: DataFrame, as_of: datetime) -> DataFrame:
+    """One row per UTC day from the first day in the data (first count or sale) through as_of's date.
+
+    "Today" is the last day as_of reaches into (`period`: the dashboards' today, as in kpi_sales_summary), which
+    week/month to date run through; as_of's own date is never a complete day; days_ago counts from as_of's date.
+    """
+    as_of_date, today = _utc_date(as_of), _last_day(as_of)
+    monday, first_of_month = today - timedelta(days=today.weekday()), today.replace(day=1)
+    first = (
+        first_counts.select(F.col("counted_at").alias("at"))
+        .unionByName(first_sale.select(F.col("sale_date").alias("at")))
+        .where(F.col("at") <= _instant(as_of))
+        .agg(F.min("at").alias("at"))
+        .where(F.col("at").isNotNull())
+    )
+    day = F.col("date_key")
+    iso_dow = F.pmod(F.dayofweek(day) + 5, 7) + 1  # Monday 1 .. Sunday 7 (Spark's dayofweek: Sunday 1)
+    days = first.select(F.explode(F.sequence(_utc_day(F.col("at")), F.lit(as_of_date))).alias("date_key")).select(
+        day,
+        F.year(day).alias("year"),
+        F.quarter(day).alias("quarter"),
+        F.month(day).alias("month"),
+        F.date_format(day, "MMMM").alias("month_name"),
+        F.dayofmonth(day).alias("day_of_month"),
+        F.year(F.date_add(day, 4 - iso_dow)).alias("iso_year"),  # the year of the week's Thursday
+        F.weekofyear(day).alias("iso_week"),
+        iso_dow.alias("iso_day_of_week"),
+        F.date_format(day, "EEEE").alias("day_name"),
+        (iso_dow >= 6).alias("is_weekend"),
+        F.date_sub(day, iso_dow - 1).alias("week_start"),
+        day.between(F.lit(monday), F.lit(today)).alias("is_week_to_date"),
+        day.between(F.lit(first_of_month), F.lit(today)).alias("is_month_to_date"),
+        (day < F.lit(as_of_date)).alias("is_complete_day"),
+        F.datediff(F.lit(as_of_date), day).alias("days_ago"),
+    )
+    return _conform(days, "dim_date")
+
+
+# US states by census region (the Census Bureau's four regions); `region` below.
+_US_REGIONS = {
+    "Northeast": "CT ME MA NH RI VT NJ NY PA",
+    "Midwest": "IL IN MI OH WI IA KS MN MO NE ND SD",
+    "South": "DE DC FL GA MD NC SC VA WV AL KY MS TN AR LA OK TX",
+    "West": "AZ CO ID MT NV NM UT WY AK CA HI OR WA",
+}
+
+
+def _region(state: Column, country: Column) -> Column:
+    """A location's region: in the United States its state's census region (other US codes, territories among
+    them: "US Other"); elsewhere the country."""
+    of_state = F.create_map(
+        *[F.lit(v) for region, states in _US_REGIONS.items() for code in states.split() for v in (code, region)]
+    )
+    us = F.coalesce(of_state[F.upper(F.trim(state))], F.lit("US Other"))
+    return F.when(country == "United States", us).otherwise(country)
+
+
+def dim_location(locations: DataFrame) -> DataFrame:
+    """raw.warehouse_locations with a region (`_region`)."""
+    return _conform(locations.withColumn("region", _region(F.col("state"), F.col("country"))), "dim_location")
+
+
+def dim_warehouse(warehouses: DataFrame, locations: DataFrame) -> DataFrame:
+    """raw.warehouse with its location's name, city, state, country and region."""
+    return _conform(warehouses.join(dim_location(locations), "location_id"), "dim_warehouse")
+
+
+def dim_supplier(suppliers: DataFrame) -> DataFrame:
+    """raw.suppliers: id, name, country (no contact email or phone: personal data stays out of BI)."""
+    return _conform(suppliers, "dim_supplier")
+
+
+def dim_stock_item(products: DataFrame, warehouses: DataFrame, locations: DataFrame) -> DataFrame:
+    """Every product x warehouse pair (whether or not it was ever counted or sold), keyed by `pair_key`: the pair
+    dimension every table at pair grain relates to through one column. Master data only, so every build agrees."""
+    items = (
+        products.select("product_id", "sku", "product_name")
+        .crossJoin(warehouses.select("warehouse_id", "warehouse_name", "location_id"))
+        .join(locations.select("location_id", "location_name"), "location_id")
+    )
+    return _conform(items, "dim_stock_item")
 
 
 # ------------------------------------------------------------------------------------------------ daily facts
@@ -573,16 +720,7 @@ def with_abc_class(metrics: DataFrame) -> DataFrame:
     Rows by consumption value, largest first (ties by key). A row is A while the share of the rows before it is
     under 80 % (so the row crossing 80 % is A), B while under 95 %, else C.
     """
-    ranked = Window.orderBy(F.col("consumption_value").desc(), *PAIR)
-    before = F.coalesce(F.sum("consumption_value").over(ranked.rowsBetween(Window.unboundedPreceding, -1)), F.lit(0))
-    total = F.sum("consumption_value").over(Window.partitionBy())
-    classed = metrics.withColumn(
-        "abc_class",
-        F.when(total <= 0, "C")
-        .when(before * 100 < total * 80, "A")
-        .when(before * 100 < total * 95, "B")
-        .otherwise("C"),
-    )
+    classed = metrics.withColumn("abc_class", _abc_class("consumption_value", [F.col(c) for c in PAIR]))
     return _conform(classed, "product_inventory_metrics")
 
 
@@ -688,6 +826,60 @@ def low_stock_by_warehouse(low_stock_df: DataFrame, published: DataFrame | None 
     return _conform(rolled, "low_stock_by_warehouse")
 
 
+STOCK_BY_WAREHOUSE = Rollup(
+    "current_stock",
+    ("warehouse_id",),
+    (
+        Measure("total_units", "sum", "quantity"),
+        Measure("unique_products", "count"),  # one row per pair: the warehouse's products
+        Measure("stock_value", "sum", "stock_value", MONEY),
+    ),
+)
+AGING_BY_WAREHOUSE = Rollup(
+    "inventory_aging",
+    ("warehouse_id",),
+    (Measure("aging_units", "sum", "aged_units"), Measure("aging_value", "sum", "aged_value", MONEY)),
+)
+METRICS_BY_WAREHOUSE = Rollup(
+    "product_inventory_metrics", ("warehouse_id",), (Measure("overstock_products", "count_true", "is_overstock"),)
+)
+
+
+def inventory_by_warehouse(
+    current_stock: DataFrame,
+    aging: DataFrame,
+    metrics: DataFrame,
+    low_stock_df: DataFrame,
+    warehouses: DataFrame,
+    published: dict[str, DataFrame] | None = None,
+) -> DataFrame:
+    """kpi_inventory_summary's additive figures per warehouse, every warehouse (0 when it holds nothing).
+
+    `published`: the rollups of the published rows a run leaves unchanged, by source table (for low_stock_data:
+    LOW_STOCK_BY_WAREHOUSE's).
+    """
+    published = published or {}
+
+    def rolled(rollup: Rollup, rows: DataFrame, measures: tuple[str, ...]) -> DataFrame:
+        both = rollup.combine(rollup.partial(rows), published.get(rollup.source))
+        return both.groupBy("warehouse_id").agg(*[F.sum(m).alias(m) for m in measures])
+
+    parts = [
+        rolled(STOCK_BY_WAREHOUSE, current_stock, ("total_units", "unique_products", "stock_value")),
+        rolled(AGING_BY_WAREHOUSE, aging, ("aging_units", "aging_value")),
+        rolled(METRICS_BY_WAREHOUSE, metrics, ("overstock_products",)),
+        rolled(LOW_STOCK_BY_WAREHOUSE, low_stock_df, ("low_stock_products", "stock_out_products")),
+    ]
+    by_warehouse = warehouses.select("warehouse_id")
+    for part in parts:
+        by_warehouse = by_warehouse.join(part, "warehouse_id", "left")
+    figures = [f.name for f in OUTPUTS["inventory_by_warehouse"].fields if f.name != "warehouse_id"]
+    return _conform(
+        by_warehouse.select("warehouse_id", *[F.coalesce(c, F.lit(0)).alias(c) for c in figures]),
+        "inventory_by_warehouse",
+    )
+
+
 # ------------------------------------------------------------------------------------------------ sales dashboard
 
 
@@ -708,6 +900,15 @@ SALES_BY_DAY = Rollup(
 _UNITS_AND_REVENUE = (Measure("units", "sum", "units"), Measure("revenue", "sum", "revenue", MONEY))
 SALES_BY_PRODUCT = Rollup("fact_daily_sales", ("product_id",), _UNITS_AND_REVENUE)
 SALES_BY_WAREHOUSE = Rollup("fact_daily_sales", ("warehouse_id",), _UNITS_AND_REVENUE)
+
+
+SALES_BY_DAY_AND_WAREHOUSE = Rollup("fact_daily_sales", ("date_key", "warehouse_id"), SALES_BY_DAY.measures)
+
+
+def sales_daily_by_warehouse(fact_daily_sales_df: DataFrame, published: DataFrame | None = None) -> DataFrame:
+    """Sales per day x warehouse (days with sales): fact_daily_sales summed over the warehouse's products."""
+    rolled = SALES_BY_DAY_AND_WAREHOUSE.combine(SALES_BY_DAY_AND_WAREHOUSE.partial(fact_daily_sales_df), published)
+    return _conform(rolled, "sales_daily_by_warehouse")
 
 
 def sales_daily(fact_daily_sales_df: DataFrame, published: DataFrame | None = None) -> DataFrame:

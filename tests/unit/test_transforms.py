@@ -63,17 +63,24 @@ _NEUTRAL = {
 }
 
 
+def keyed(schema: StructType, row: dict) -> dict:
+    """The row with its pair_key (product_id x 100000 + warehouse_id) when the schema has one and the row not."""
+    if "pair_key" in schema.fieldNames() and "pair_key" not in row and "warehouse_id" in row:
+        return {"pair_key": row["product_id"] * 100_000 + row["warehouse_id"], **row}
+    return row
+
+
 def frame(spark, schema: StructType, rows: list[dict]):
     """Input rows as dicts; a column a row leaves out gets a neutral value (it does not matter to the test)."""
     return spark.createDataFrame(
-        [tuple(r.get(f.name, _NEUTRAL[type(f.dataType)]) for f in schema.fields) for r in rows], schema
+        [tuple(keyed(schema, r).get(f.name, _NEUTRAL[type(f.dataType)]) for f in schema.fields) for r in rows], schema
     )
 
 
 def assert_table(spark, actual, table: str, rows: list[dict]):
-    """The transform's output equals these rows, every column given, with the output table's exact types."""
+    """The transform's output equals these rows, every column given (pair_key derived), with the exact types."""
     schema = S.OUTPUTS[table]
-    expected = spark.createDataFrame([tuple(r[f.name] for f in schema.fields) for r in rows], schema)
+    expected = spark.createDataFrame([tuple(keyed(schema, r)[f.name] for f in schema.fields) for r in rows], schema)
     assertDataFrameEqual(actual, expected, rtol=0, atol=0)
 
 
@@ -145,7 +152,9 @@ def _spark_type(sql_type: str):
     if sql_type.startswith("numeric"):
         precision, scale = map(int, re.findall(r"\d+", sql_type))
         return DecimalType(precision, scale)
-    return {"integer": IntegerType(), "text": StringType(), "timestamptz": TimestampType()}[sql_type]
+    return {"integer": IntegerType(), "text": StringType(), "timestamptz": TimestampType(), "boolean": BooleanType()}[
+        sql_type
+    ]
 
 
 def test_input_schemas_match_the_raw_ddl():
@@ -157,6 +166,25 @@ def test_input_schemas_match_the_raw_ddl():
                 continue
             assert field.name in ddl[table], f"{table}.{field.name} is not in the DDL"
             assert field.dataType == _spark_type(ddl[table][field.name]), f"{table}.{field.name}"
+
+
+def test_every_table_relates_to_each_dimension_through_one_column():
+    """The star schema Power BI models: single-column relationships only, to published dimensions."""
+    from include.inventory.analytics import EXPECTED_TABLES
+
+    for dim, key in S.DIMENSION_OF.values():
+        assert dim in EXPECTED_TABLES and S.OUTPUT_KEYS[dim] == [key], dim  # a dimension's key is one column
+    related = 0
+    for table in EXPECTED_TABLES:
+        fields = {f.name: f.dataType for f in S.OUTPUTS[table].fields}
+        for column, (dim, key) in S.DIMENSION_OF.items():
+            if column in fields and (table, column) != (dim, key):
+                assert fields[column] == S.OUTPUTS[dim][key].dataType, f"{table}.{column} -> {dim}.{key}"
+                related += 1
+        if {"product_id", "warehouse_id"} <= set(fields):
+            # at pair grain or finer: the pair dimension through one column, not the two ids
+            assert "pair_key" in fields, table
+    assert related > 25
 
 
 def test_every_output_has_a_key_made_of_its_columns_and_a_transform():
@@ -405,7 +433,145 @@ def test_first_counts_and_dim_products(spark, dims):
         [(1, 10, 5, "window", at(3)), (1, 10, 9, "initial", at(2)), (1, 20, 1, "initial", at(11))], S.COUNTS
     )
     assertDataFrameEqual(T.first_counts(counts, AS_OF), spark.createDataFrame([(1, 10, at(2))], S.FIRST_COUNTS))
-    assertDataFrameEqual(T.dim_products(dims[0]), spark.createDataFrame(PRODUCT_ROWS, S.DIM_PRODUCTS), rtol=0)
+
+
+def test_dim_products_price_band_primary_supplier_and_abc_class(spark):
+    # selling prices on the band bounds: 4.00 under 10, 10.00 the second band, 199.99 the third, 1000.00 the last
+    prices = {1: ("2.50", "4.00"), 2: ("1.35", "10.00"), 3: ("1.00", "199.99"), 4: ("3.00", "1000.00")}
+    products = spark.createDataFrame(
+        [r[:6] + (D(prices[r[0]][0]), D(prices[r[0]][1]), r[8]) for r in PRODUCT_ROWS], S.PRODUCTS
+    )
+    links = spark.createDataFrame(
+        [(1, 7, True), (1, 3, False), (2, 5, False), (3, 9, True), (3, 8, True)], S.PRODUCT_SUPPLIERS
+    )
+    # units in the demand window: product 1 10 + 30 (two warehouses), 2 100, 3 30, 4 none
+    demand = spark.createDataFrame(
+        [(1, 10, D("1.0000"), 10, 10), (1, 20, D("3.0000"), 30, 10), (2, 10, D("10.0000"), 100, 10)]
+        + [(3, 20, D("3.0000"), 30, 10)],
+        S.AVERAGE_DAILY_DEMAND,
+    )
+    # consumption: 1 40 x 2.50 = 100.00, 2 100 x 1.35 = 135.00, 3 30 x 1.00 = 30.00, 4 0; total 265.00.
+    # ranked 2, 1, 3, 4: shares before 0 % (A), 50.9 % (A), 88.7 % (B), 100 % (C)
+    expected = {
+        1: ("Under 10", 1, 7, D("100.00"), "A"),
+        2: ("10 to 49.99", 2, None, D("135.00"), "A"),
+        3: ("50 to 199.99", 3, 8, D("30.00"), "B"),  # two primary links: the lowest id
+        4: ("1000 and over", 5, None, D("0.00"), "C"),
+    }
+    rows = [r[:6] + (D(prices[r[0]][0]), D(prices[r[0]][1]), r[8]) + expected[r[0]] for r in PRODUCT_ROWS]
+    assertDataFrameEqual(
+        T.dim_products(products, links, demand), spark.createDataFrame(rows, S.DIM_PRODUCTS), rtol=0, atol=0
+    )
+
+
+def _day(day: date, *, wtd: bool, mtd: bool, complete: bool, ago: int) -> dict:
+    """A dim_date row; the calendar columns from Python's own ISO calendar."""
+    iso = day.isocalendar()
+    return dict(
+        date_key=day,
+        year=day.year,
+        quarter=(day.month - 1) // 3 + 1,
+        month=day.month,
+        month_name=day.strftime("%B"),
+        day_of_month=day.day,
+        iso_year=iso.year,
+        iso_week=iso.week,
+        iso_day_of_week=iso.weekday,
+        day_name=day.strftime("%A"),
+        is_weekend=iso.weekday >= 6,
+        week_start=day - timedelta(days=iso.weekday - 1),
+        is_week_to_date=wtd,
+        is_month_to_date=mtd,
+        is_complete_day=complete,
+        days_ago=ago,
+    )
+
+
+def test_dim_date_from_the_first_count_or_sale_through_as_of(spark):
+    first_counts = spark.createDataFrame([(1, 10, at(5, 8)), (2, 20, at(7))], S.FIRST_COUNTS)
+    first_sale = spark.createDataFrame([(at(4, 23, 59),)], S.FIRST_SALE)  # a Wednesday, before every count
+    # as of Tuesday Mar 10 noon: week to date Mon 9 - Tue 10, month to date 1 - 10, today partial
+    assert_table(
+        spark,
+        T.dim_date(first_counts, first_sale, AS_OF),
+        "dim_date",
+        [_day(d(n), wtd=n >= 9, mtd=True, complete=n < 10, ago=10 - n) for n in range(4, 11)],
+    )
+    # as of Monday Mar 9 00:00 exactly: today is still Sunday (the dashboards' period), Monday has no time yet
+    # but is in the table (a sale at exactly as_of is dated on it); the first day comes from the counts alone
+    no_sale = spark.createDataFrame([(None,)], S.FIRST_SALE)
+    assert_table(
+        spark,
+        T.dim_date(first_counts, no_sale, at(9)),
+        "dim_date",
+        [_day(d(n), wtd=n <= 8 and n >= 2, mtd=n <= 8, complete=n < 9, ago=9 - n) for n in range(5, 10)],
+    )
+
+
+def test_dim_date_iso_weeks_across_a_new_year(spark):
+    # 2027-01-01 is a Friday: Dec 31 2026 - Jan 3 2027 are ISO week 53 of 2026
+    sale = spark.createDataFrame([(datetime(2026, 12, 31, 10, tzinfo=UTC),)], S.FIRST_SALE)
+    no_counts = spark.createDataFrame([], S.FIRST_COUNTS)
+    rows = T.dim_date(no_counts, sale, datetime(2027, 1, 4, 1, tzinfo=UTC)).orderBy("date_key").collect()
+    assert [(r.iso_year, r.iso_week, r.iso_day_of_week, r.week_start) for r in rows] == [
+        (2026, 53, 4, date(2026, 12, 28)),
+        (2026, 53, 5, date(2026, 12, 28)),
+        (2026, 53, 6, date(2026, 12, 28)),
+        (2026, 53, 7, date(2026, 12, 28)),
+        (2027, 1, 1, date(2027, 1, 4)),
+    ]
+    assert [(r.year, r.quarter, r.is_week_to_date, r.is_month_to_date) for r in rows][-2:] == [
+        (2027, 1, False, True),  # Sunday Jan 3: the new month, not the new week
+        (2027, 1, True, True),
+    ]
+
+
+def test_dim_location_warehouse_supplier_and_stock_item(spark, dims):
+    products, warehouses, _ = dims
+    locations = spark.createDataFrame(
+        LOCATION_ROWS
+        + [
+            (300, "Toronto, ON", "Toronto", "ON", "Canada"),
+            (400, "San Juan, PR", "San Juan", "PR", "United States"),
+            (500, "Nowhere", "Nowhere", None, "United States"),
+        ],
+        S.LOCATIONS,
+    )
+    regions = {r.location_id: r.region for r in T.dim_location(locations).collect()}
+    assert regions == {100: "South", 200: "Northeast", 300: "Canada", 400: "US Other", 500: "US Other"}
+    assert_table(
+        spark,
+        T.dim_warehouse(warehouses, locations),
+        "dim_warehouse",
+        [
+            dict(warehouse_id=10, warehouse_name="Austin DC 10", capacity=50_000, location_id=100)
+            | dict(location_name="Austin, TX", city="Austin", state="TX", country="United States", region="South"),
+            dict(warehouse_id=20, warehouse_name="Boston DC 20", capacity=60_000, location_id=200)
+            | dict(location_name="Boston, MA", city="Boston", state="MA", country="United States", region="Northeast"),
+        ],
+    )
+    suppliers = spark.createDataFrame([(1, "Acme", "United States"), (2, "Bolt", None)], S.SUPPLIERS)
+    assert T.dim_supplier(suppliers).columns == ["supplier_id", "supplier_name", "country"]  # no contact data
+    items = T.dim_stock_item(products, warehouses, locations)
+    assert items.count() == len(PRODUCT_ROWS) * len(WAREHOUSE_ROWS)  # every pair, counted or not
+    assert_table(
+        spark,
+        items.where("product_id = 2 AND warehouse_id = 20"),
+        "dim_stock_item",
+        [
+            dict(pair_key=200_020, product_id=2, warehouse_id=20, sku="SKU-00002", product_name="Bread")
+            | dict(warehouse_name="Boston DC 20", location_name="Boston, MA")
+        ],
+    )
+
+
+def test_pair_key_refuses_a_warehouse_id_it_cannot_hold(spark):
+    from pyspark.sql import functions as F
+
+    ids = spark.createDataFrame([(7, 99_999)], "product_id int, warehouse_id int")
+    assert ids.select(T.pair_key(F.col("product_id"), F.col("warehouse_id"))).first()[0] == 799_999
+    with pytest.raises(Exception, match="pair_key: warehouse_id outside"):
+        ids.select(T.pair_key(F.col("product_id"), F.col("warehouse_id") + 1)).collect()
 
 
 # ------------------------------------------------------------------------------------------------ daily facts
@@ -700,7 +866,7 @@ def test_low_stock_by_warehouse(spark):
 
 
 def _fact(day, product_id, warehouse_id, units, revenue, transactions=1):
-    return (d(day), product_id, warehouse_id, units, D(revenue), transactions)
+    return (product_id * 100_000 + warehouse_id, d(day), product_id, warehouse_id, units, D(revenue), transactions)
 
 
 def test_sales_daily_growth_against_the_previous_calendar_day(spark):
@@ -802,6 +968,24 @@ def test_top_products_by_either_rank_ties_sharing_it(spark, dims):
     )
 
 
+def test_sales_daily_by_warehouse(spark):
+    fact = spark.createDataFrame(
+        [_fact(9, 1, 10, 5, "20.00", 2), _fact(9, 2, 10, 1, "2.00"), _fact(9, 3, 20, 10, "6.00")]
+        + [_fact(10, 1, 10, 1, "4.00")],
+        S.FACT_DAILY_SALES,
+    )
+    assert_table(
+        spark,
+        T.sales_daily_by_warehouse(fact),
+        "sales_daily_by_warehouse",
+        [
+            dict(date_key=d(9), warehouse_id=10, units=6, revenue=D("22.00"), transactions=3),
+            dict(date_key=d(9), warehouse_id=20, units=10, revenue=D("6.00"), transactions=1),
+            dict(date_key=d(10), warehouse_id=10, units=1, revenue=D("4.00"), transactions=1),
+        ],
+    )
+
+
 def test_sales_by_warehouse(spark, dims):
     fact = spark.createDataFrame(
         [_fact(9, 1, 10, 5, "20.00"), _fact(8, 2, 10, 10, "13.50"), _fact(1, 1, 10, 7, "28.00")],
@@ -890,7 +1074,38 @@ def test_every_rollup_table_built_from_a_split_equals_the_whole(spark, dims):
         "low_stock_data": T.LOW_STOCK_TOTALS.partial(low_b),
     }
     period = T.period(AS_OF, 7)
+    by_warehouse_kept = {
+        "current_stock": T.STOCK_BY_WAREHOUSE.partial(stock_b),
+        "inventory_aging": T.AGING_BY_WAREHOUSE.partial(aging_b),
+        "product_inventory_metrics": T.METRICS_BY_WAREHOUSE.partial(metrics_b),
+        "low_stock_data": T.LOW_STOCK_BY_WAREHOUSE.partial(low_b),
+    }
+    more = warehouses.unionByName(spark.createDataFrame([(30, "Chicago DC 30", 100, 1)], S.WAREHOUSES))
+    # per warehouse, by hand: 10 holds (1, 10) 40 and (2, 10) 100 units worth 100.00 + 135.00, 30 + 3 aged units
+    # worth 75.00 + 4.05, (2, 10) overstock, (1, 10) low; 20 holds (1, 20) 0 (out) and (3, 20) 7 worth 7.00,
+    # (1, 20) overstock, both low; 30 holds nothing
+    assert_table(
+        spark,
+        T.inventory_by_warehouse(stock, aging, metrics, low, more),
+        "inventory_by_warehouse",
+        [
+            dict(warehouse_id=10, total_units=140, unique_products=2, stock_value=D("235.00"), low_stock_products=1)
+            | dict(stock_out_products=0, aging_units=33, aging_value=D("79.05"), overstock_products=1),
+            dict(warehouse_id=20, total_units=7, unique_products=2, stock_value=D("7.00"), low_stock_products=2)
+            | dict(stock_out_products=1, aging_units=0, aging_value=D("0.00"), overstock_products=1),
+            dict(warehouse_id=30, total_units=0, unique_products=0, stock_value=D("0.00"), low_stock_products=0)
+            | dict(stock_out_products=0, aging_units=0, aging_value=D("0.00"), overstock_products=0),
+        ],
+    )
     cases = {
+        "inventory_by_warehouse": (
+            T.inventory_by_warehouse(stock, aging, metrics, low, more),
+            T.inventory_by_warehouse(stock_a, aging_a, metrics_a, low_a, more, by_warehouse_kept),
+        ),
+        "sales_daily_by_warehouse": (
+            T.sales_daily_by_warehouse(fact),
+            T.sales_daily_by_warehouse(fact_a, T.SALES_BY_DAY_AND_WAREHOUSE.partial(fact_b)),
+        ),
         "kpi_inventory_summary": (
             T.kpi_inventory_summary(stock, aging, metrics, low, 90),
             T.kpi_inventory_summary(stock_a, aging_a, metrics_a, low_a, 90, kept),
