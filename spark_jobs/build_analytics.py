@@ -61,6 +61,15 @@ SCOPES: dict[str, dict[str, str]] = {
     "kpi_sales_summary": {"window": "all", "pairs": "all"},
     "top_products": {"window": "all", "pairs": "all"},
     "sales_by_warehouse": {"window": "all", "pairs": "all"},
+    # The dimensions change with master data (which sends the next run to the window mode) or when a day turns
+    # (dim_date's flags, dim_products' ABC class over complete days): the window mode runs then.
+    "dim_date": {"window": "all", "pairs": "skip"},
+    "dim_location": {"window": "all", "pairs": "skip"},
+    "dim_warehouse": {"window": "all", "pairs": "skip"},
+    "dim_supplier": {"window": "all", "pairs": "skip"},
+    "dim_stock_item": {"window": "all", "pairs": "skip"},
+    "sales_daily_by_warehouse": {"window": "days", "pairs": "days"},
+    "inventory_by_warehouse": {"window": "all", "pairs": "all"},
 }
 DAY_SCOPES = ("days", "pair_days")
 
@@ -204,6 +213,12 @@ def build_tables(raw: dict[str, DataFrame], p: Params, keep=_cache) -> dict[str,
             "product_inventory_metrics": published["metrics_totals"],
             "low_stock_data": published["low_stock_totals"],
         }
+        by_warehouse_kept = {
+            "current_stock": published["stock_by_warehouse"],
+            "inventory_aging": published["aging_by_warehouse"],
+            "product_inventory_metrics": published["metrics_by_warehouse"],
+            "low_stock_data": published["low_stock_by_warehouse"],
+        }
         by_day = t.sales_daily(daily_sales_written, published["sales_by_day"])
         all_days = published["sales_daily"].unionByName(by_day.where(written_days))
         kept_metrics = published["product_inventory_metrics"]
@@ -216,7 +231,7 @@ def build_tables(raw: dict[str, DataFrame], p: Params, keep=_cache) -> dict[str,
             .select(*classed.columns)
         )
     else:
-        sales_input, sales_kept, kpi_kept = daily_sales, {}, None
+        sales_input, sales_kept, kpi_kept, by_warehouse_kept = daily_sales, {}, None, None
         by_day = t.sales_daily(daily_sales)
         all_days = by_day
         metrics_written = metrics
@@ -225,7 +240,6 @@ def build_tables(raw: dict[str, DataFrame], p: Params, keep=_cache) -> dict[str,
         "current_stock": stock,
         "low_stock_data": low,
         "inventory_aging": aging,
-        "dim_products": t.dim_products(products),
         "fact_daily_sales": daily_sales_written,
         "fact_inventory_reconciliation": reconciliation,
         "product_inventory_metrics": metrics_written,
@@ -239,7 +253,20 @@ def build_tables(raw: dict[str, DataFrame], p: Params, keep=_cache) -> dict[str,
         "sales_by_warehouse": t.sales_by_warehouse(
             sales_input, warehouses, locations, p.as_of, p.period_days, published=sales_kept.get("sales_by_warehouse")
         ),
+        "sales_daily_by_warehouse": t.sales_daily_by_warehouse(
+            daily_sales_written, published.get("sales_by_day_and_warehouse")
+        ),
+        "inventory_by_warehouse": t.inventory_by_warehouse(stock, aging, metrics, low, warehouses, by_warehouse_kept),
     }
+    if not pairs_mode:  # the pairs mode skips the dimensions and reads none of their inputs
+        tables |= {
+            "dim_products": t.dim_products(products, raw["product_suppliers"], demand),
+            "dim_date": t.dim_date(raw["first_counts"], raw["first_sale"], p.as_of),
+            "dim_location": t.dim_location(locations),
+            "dim_warehouse": t.dim_warehouse(warehouses, locations),
+            "dim_supplier": t.dim_supplier(raw["suppliers"]),
+            "dim_stock_item": t.dim_stock_item(products, warehouses, locations),
+        }
     return {name: df for name, df in tables.items() if scope(name, p.mode) != "skip"}
 
 
@@ -359,6 +386,14 @@ def read_raw(reader, p: Params) -> dict[str, DataFrame]:
     }
     if p.mode == "pairs":
         raw["published"] = read_published(reader, p)
+    else:  # the dimensions' own inputs (the pairs mode does not build them)
+        raw["suppliers"] = reader.query("SELECT supplier_id, supplier_name, country FROM raw.suppliers", s.SUPPLIERS)
+        raw["product_suppliers"] = reader.query(
+            "SELECT product_id, supplier_id, is_primary FROM raw.product_suppliers", s.PRODUCT_SUPPLIERS
+        )
+        raw["first_sale"] = reader.query(
+            f"SELECT min(sale_date) AS sale_date FROM raw.product_sales WHERE sale_date <= {at}", s.FIRST_SALE
+        )
     return raw
 
 
@@ -384,6 +419,10 @@ def read_published(reader, p: Params) -> dict:
         "metrics_totals": rollup(t.METRICS_TOTALS, kept),
         "low_stock_totals": rollup(t.LOW_STOCK_TOTALS, kept),
         "low_stock_by_warehouse": rollup(t.LOW_STOCK_BY_WAREHOUSE, kept),
+        "stock_by_warehouse": rollup(t.STOCK_BY_WAREHOUSE, kept),
+        "aging_by_warehouse": rollup(t.AGING_BY_WAREHOUSE, kept),
+        "metrics_by_warehouse": rollup(t.METRICS_BY_WAREHOUSE, kept),
+        "sales_by_day_and_warehouse": rollup(t.SALES_BY_DAY_AND_WAREHOUSE, kept_facts, (p.from_date, _last_day(p))),
         "sales_by_day": rollup(t.SALES_BY_DAY, kept_facts, yesterday),
         "sales_by_product": rollup(t.SALES_BY_PRODUCT, kept_facts, period),
         "sales_by_warehouse": rollup(t.SALES_BY_WAREHOUSE, kept_facts, period),

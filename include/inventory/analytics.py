@@ -40,7 +40,31 @@ EXPECTED_TABLES = (
     "kpi_sales_summary",
     "top_products",
     "sales_by_warehouse",
+    "dim_date",
+    "dim_location",
+    "dim_warehouse",
+    "dim_supplier",
+    "dim_stock_item",
+    "sales_daily_by_warehouse",
+    "inventory_by_warehouse",
 )
+# Secondary indexes for DirectQuery's filtered scans (a slicer on a dimension filters the facts by its key),
+# besides the primary key's: created with the table. Each one leads with a filter column and ends with the date
+# for the range scans of a date slicer.
+INDEXES: dict[str, tuple[tuple[str, ...], ...]] = {
+    "current_stock": (("pair_key",), ("warehouse_id",)),
+    "low_stock_data": (("pair_key",), ("warehouse_id",)),
+    "inventory_aging": (("pair_key",), ("warehouse_id",)),
+    "product_inventory_metrics": (("pair_key",), ("warehouse_id",)),
+    "fact_daily_sales": (("warehouse_id", "date_key"), ("product_id", "date_key"), ("pair_key", "date_key")),
+    "fact_inventory_reconciliation": (
+        ("warehouse_id", "date_key"),
+        ("product_id", "date_key"),
+        ("pair_key", "date_key"),
+    ),
+    "sales_daily_by_warehouse": (("warehouse_id", "date_key"),),
+    "dim_stock_item": (("product_id",), ("warehouse_id",)),
+}
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -206,7 +230,8 @@ def _choose(cur: PgCursor, as_of, watermark, settings, full_refresh, last) -> Pl
     cur.execute(
         "SELECT (SELECT count(*) FROM raw.products WHERE updated_at > %(w)s) "
         "+ (SELECT count(*) FROM raw.warehouse WHERE created_at > %(w)s) "
-        "+ (SELECT count(*) FROM raw.warehouse_locations WHERE created_at > %(w)s)",
+        "+ (SELECT count(*) FROM raw.warehouse_locations WHERE created_at > %(w)s) "
+        "+ (SELECT count(*) FROM raw.suppliers WHERE created_at > %(w)s)",
         {"w": base_watermark},
     )
     (master_changes,) = cur.fetchone()
@@ -446,6 +471,11 @@ def _create_from_staging(cur: PgCursor, name: sql.Identifier, entry: ManifestEnt
             sql.SQL("ALTER TABLE analytics.{} ADD PRIMARY KEY ({})").format(
                 name, sql.SQL(", ").join(map(sql.Identifier, entry.keys))
             )
+        )
+    for columns in INDEXES.get(entry.table, ()):
+        # Unnamed: PostgreSQL picks a free name (the table being replaced keeps its own until it is dropped).
+        cur.execute(
+            sql.SQL("CREATE INDEX ON analytics.{} ({})").format(name, sql.SQL(", ").join(map(sql.Identifier, columns)))
         )
 
 
