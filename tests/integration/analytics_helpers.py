@@ -79,3 +79,28 @@ def on_order_against_raw(conn) -> tuple[list[tuple], int, int]:
     assert uncounted == 0, "orders of pairs without a stock count: the comparison would miss them"
     wrong = [r for r in rows if r[2] != r[3] or (r[4] and r[5] != r[2])]
     return wrong, sum(1 for r in rows if r[3] > 0), sum(1 for r in rows if r[4] and r[3] > 0)
+
+
+def orphan_keys(conn) -> dict[str, int]:
+    """Per `table.column` holding a dimension's key (spark_jobs.schemas.DIMENSION_OF), the published rows whose
+    key has no row in that dimension: all 0 when Power BI's relationships close."""
+    from spark_jobs.schemas import DIMENSION_OF, OUTPUTS
+
+    found = {}
+    with conn.cursor() as cur:
+        for table in analytics.EXPECTED_TABLES:
+            for column in OUTPUTS[table].fieldNames():
+                dim, key = DIMENSION_OF.get(column, (table, column))
+                if (dim, key) == (table, column):
+                    continue
+                cur.execute(
+                    sql.SQL(
+                        "SELECT count(*) FROM analytics.{t} AS f WHERE f.{c} IS NOT NULL "
+                        "AND NOT EXISTS (SELECT 1 FROM analytics.{d} AS d WHERE d.{k} = f.{c})"
+                    ).format(
+                        t=sql.Identifier(table), c=sql.Identifier(column), d=sql.Identifier(dim), k=sql.Identifier(key)
+                    )
+                )
+                found[f"{table}.{column}"] = cur.fetchone()[0]
+    conn.rollback()
+    return found

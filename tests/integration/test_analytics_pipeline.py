@@ -17,7 +17,7 @@ from pathlib import Path
 
 import psycopg2
 import pytest
-from analytics_helpers import DAGS_DIR, on_order_against_raw, published, run_analytics
+from analytics_helpers import DAGS_DIR, on_order_against_raw, orphan_keys, published, run_analytics
 
 from include.inventory import analytics
 from include.inventory import simulation as sim
@@ -118,6 +118,52 @@ def test_on_order_equals_plain_sql_over_raw_for_every_pair(pipeline):
     assert all(e > Decimal("-0.01") for e in covered), covered
 
 
+def test_every_key_has_its_dimension_row_and_the_by_warehouse_facts_add_up(pipeline):
+    """Foreign-key closure after a full build (Power BI's relationships), the sliceable KPI facts summing to the
+    one-row summaries, and the facts' indexes."""
+    orphans = orphan_keys(pipeline)
+    assert len(orphans) > 25 and set(orphans.values()) == {0}, orphans
+    days = query(
+        pipeline,
+        "SELECT min(date_key), max(date_key), count(*), count(*) FILTER (WHERE NOT is_complete_day) "
+        "FROM analytics.dim_date",
+    )
+    assert days == [
+        (END.date() - timedelta(days=60), END.date(), 61, 1)
+    ]  # 60 whole days, and as_of's own (as_of is 00:00)
+    assert query(pipeline, "SELECT count(*) FROM analytics.dim_stock_item") == query(
+        pipeline, "SELECT count(*) FROM raw.products CROSS JOIN raw.warehouse"
+    )
+    by_warehouse = query(
+        pipeline,
+        "SELECT sum(total_units), sum(stock_value), sum(low_stock_products), sum(aging_units), sum(aging_value), "
+        "sum(overstock_products), count(*) FROM analytics.inventory_by_warehouse",
+    )
+    summary = query(
+        pipeline,
+        "SELECT total_units, stock_value, low_stock_products, aging_units, aging_value, overstock_products, "
+        "(SELECT count(*) FROM raw.warehouse) FROM analytics.kpi_inventory_summary",
+    )
+    assert by_warehouse == summary
+    wtd = query(
+        pipeline,
+        "SELECT sum(s.revenue), sum(s.units) FROM analytics.sales_daily_by_warehouse s "
+        "JOIN analytics.dim_date d USING (date_key) WHERE d.is_week_to_date",
+    )
+    assert wtd == query(pipeline, "SELECT wtd_revenue, wtd_units FROM analytics.kpi_sales_summary")
+    suppliers, a_products = query(
+        pipeline,
+        "SELECT count(DISTINCT primary_supplier_id), count(*) FILTER (WHERE abc_class = 'A') "
+        "FROM analytics.dim_products",
+    )[0]
+    assert suppliers > 1 and a_products > 0
+    # DirectQuery's filtered scans: the secondary indexes the publish step created the tables with
+    indexes = query(pipeline, "SELECT tablename, indexdef FROM pg_indexes WHERE schemaname = 'analytics'")
+    for table, declared in analytics.INDEXES.items():
+        for columns in declared:
+            assert any(t == table and d.endswith(f"btree ({', '.join(columns)})") for t, d in indexes), (table, columns)
+
+
 def test_incremental_equals_full_rebuild(pipeline):
     # Two more days arrive; the next run recomputes only the days from the last published one.
     sim.run_windows(
@@ -127,6 +173,7 @@ def test_incremental_equals_full_rebuild(pipeline):
     log = query(pipeline, "SELECT from_date FROM analytics.publish_log ORDER BY publish_id DESC LIMIT 1")
     assert log == [(END.date(),)]
     incremental = published(pipeline)
+    assert set(orphan_keys(pipeline).values()) == {0}
     run_analytics(END + timedelta(days=2, hours=2), full_refresh=True)
     assert query(pipeline, "SELECT from_date FROM analytics.publish_log ORDER BY publish_id DESC LIMIT 1") == [(None,)]
     assert published(pipeline) == incremental

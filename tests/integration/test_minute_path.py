@@ -12,7 +12,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from analytics_helpers import on_order_against_raw, published, run_analytics
+from analytics_helpers import on_order_against_raw, orphan_keys, published, run_analytics
 
 from include.inventory import simulation as sim
 from include.inventory.batches import Batch, run_batch
@@ -155,6 +155,8 @@ def test_incremental_minutes_equal_a_full_rebuild_by_spark_submit(history):
     """Everything the minutes above published on Spark Connect = a full rebuild with spark-submit."""
     conn = history
     incremental = published(conn)
+    orphans = orphan_keys(conn)  # every key of the incremental tables has its dimension row
+    assert len(orphans) > 25 and set(orphans.values()) == {0}, orphans
     (as_of,) = query(conn, "SELECT max(window_end) FROM raw.ingest_batches WHERE kind = 'simulation'")[0]
     run = run_analytics(as_of + timedelta(seconds=10), full_refresh=True)
     assert run.get_task_instance("build_analytics").xcom_pull(task_ids="build_analytics")["engine"] == "spark_submit"
@@ -163,6 +165,7 @@ def test_incremental_minutes_equal_a_full_rebuild_by_spark_submit(history):
     assert full.keys() == incremental.keys()
     for table in full:
         assert incremental[table] == full[table], table
+    assert set(orphan_keys(conn).values()) == {0}
     # and a full rebuild on top of identical tables writes nothing
     assert all(c == {"deleted": 0, "inserted": 0} for c in last_publish(conn)["tables"].values())
 
