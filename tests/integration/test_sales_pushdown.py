@@ -3,7 +3,7 @@ equal the table built from the sale lines themselves, including lines exactly on
 filter on (as_of, the demand window's open start, midnight).
 
 Eight simulated days, plus hand-placed lines on those boundaries; both inputs are read with psycopg2 into the
-test's local Spark session, and all 13 tables are compared row for row, for a full rebuild and an incremental
+test's local Spark session, and every table is compared row for row, for a full rebuild and an incremental
 run whose as_of falls mid-day.
 """
 
@@ -40,6 +40,12 @@ OTHER_INPUTS = {
         "FIRST_COUNTS",
         "SELECT product_id, warehouse_id, min(counted_at) AS counted_at FROM raw.inventory "
         "WHERE counted_at <= %(as_of)s GROUP BY product_id, warehouse_id",
+    ),
+    "suppliers": ("SUPPLIERS", "SELECT * FROM raw.suppliers"),
+    "product_suppliers": ("PRODUCT_SUPPLIERS", "SELECT * FROM raw.product_suppliers"),
+    "first_sale": (
+        "FIRST_SALE",
+        "SELECT min(sale_date) AS sale_date FROM raw.product_sales WHERE sale_date <= %(as_of)s",
     ),
     "sales_totals": (
         "SALES",

@@ -36,6 +36,9 @@ RAW_QUERIES = {
     "orders": "SELECT * FROM raw.purchase_orders WHERE ordered_at <= %(as_of)s",
     "first_counts": "SELECT product_id, warehouse_id, min(counted_at) AS counted_at FROM raw.inventory "
     "WHERE counted_at <= %(as_of)s GROUP BY product_id, warehouse_id",
+    "suppliers": "SELECT * FROM raw.suppliers",
+    "product_suppliers": "SELECT * FROM raw.product_suppliers",
+    "first_sale": "SELECT min(sale_date) AS sale_date FROM raw.product_sales WHERE sale_date <= %(as_of)s",
 }
 RAW_SCHEMAS = {
     "products": "PRODUCTS",
@@ -46,6 +49,9 @@ RAW_SCHEMAS = {
     "receipts": "RECEIPTS",
     "orders": "ORDERS",
     "first_counts": "FIRST_COUNTS",
+    "suppliers": "SUPPLIERS",
+    "product_suppliers": "PRODUCT_SUPPLIERS",
+    "first_sale": "FIRST_SALE",
 }
 
 
