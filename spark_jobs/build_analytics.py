@@ -555,6 +555,9 @@ def _run_small(spark: SparkSession, db: Warehouse, p: Params, log) -> dict[str, 
     # A few hundred rows: no adaptive re-planning stage by stage, and no broadcast (each one a job of its own).
     spark.conf.set("spark.sql.adaptive.enabled", "false")
     spark.conf.set("spark.sql.autoBroadcastJoinThreshold", "-1")
+    # One task per stage: the final action has ~30 stages, and a second task each only adds scheduling (demo scale:
+    # 3.9-4.3 s a build against 4.3-4.4 s with two, about 10% less server CPU, measured alternately on one server).
+    spark.conf.set("spark.sql.shuffle.partitions", "1")
     with closing(psycopg2.connect(**localio.libpq_kwargs(db))) as conn:
         raw = read_raw(localio.LocalReader(spark, conn), p)
         conn.rollback()  # the read snapshot ends here

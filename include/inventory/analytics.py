@@ -393,7 +393,7 @@ def run_checks(conn: PgConnection, checks: list[Check]) -> dict[str, int]:
         cur.execute("SET LOCAL jit = off")
         for check in checks:
             cur.execute(check.query, check.params or None)
-            found[check.name] = cur.fetchone()[0]
+            found[check.name] = int(cur.fetchone()[0])  # a key check sums to numeric: plain ints in XCom
     conn.rollback()
     return found
 
@@ -413,21 +413,32 @@ def staged_counts(conn: PgConnection, entries: list[ManifestEntry]) -> dict[str,
     return counts
 
 
-def check_groups(entries: list[ManifestEntry], settings: dict[str, int]) -> list[str]:
-    """The check groups that apply to what a run staged, in gate order (the DAG maps one task instance over each)."""
+ALL_CHECKS = "all_checks"
+# Runs whose checks all go in one task instance: a minute's pairs mode stages a few hundred rows, its checks take
+# milliseconds, and under the scheduler each extra instance costs the minute about 0.6 s of wall time and 0.6-1
+# CPU-s (bench/results/live.md). Full and window runs keep one instance per check.
+ONE_INSTANCE_MODES = ("pairs",)
+
+
+def check_groups(entries: list[ManifestEntry], settings: dict[str, int], mode: str = "full") -> list[str]:
+    """The check groups that apply to what a run staged, in gate order (the DAG maps one task instance over each).
+
+    In ONE_INSTANCE_MODES a single group, ALL_CHECKS: one instance runs every check and reports each by name.
+    """
     groups = list(dict.fromkeys(c.group for c in gate_checks(entries, settings)))
     if not groups:  # a gate that checks nothing must not pass
         raise QualityGateFailed("no quality check applies to what the run staged")
-    return groups
+    return [ALL_CHECKS] if mode in ONE_INSTANCE_MODES else groups
 
 
 def run_check_group(conn: PgConnection, run_id: str, settings: dict[str, int], group: str) -> dict[str, int]:
-    """Run the checks of `group` on what the run staged; raise naming each one that found violations.
+    """Run the checks of `group` (every check for ALL_CHECKS) on what the run staged; raise naming each one that
+    found violations.
 
     The checks are looked up again in gate_checks, so the task that runs them carries only the group's name:
     the SQL is the file's (or the key check's) as of this run, never a copy in XCom. Returns {check: 0}.
     """
-    checks = [c for c in gate_checks(read_manifest(conn, run_id), settings) if c.group == group]
+    checks = [c for c in gate_checks(read_manifest(conn, run_id), settings) if group in (ALL_CHECKS, c.group)]
     if not checks:
         raise QualityGateFailed(f"no check {group!r} applies to what run {run_id} staged")
     found = run_checks(conn, checks)

@@ -243,8 +243,12 @@ def test_each_quality_check_is_its_own_task_and_one_failure_publishes_nothing(pi
     assert len({c.group for c in checks}) < len(checks)  # the key checks of all tables are one instance
 
     bag = DagBag(dag_folder=str(DAGS_DIR / "build_inventory_analytics.py"))
+    # A full run: one instance per check (a minute's pairs-mode run puts them all in one, `all_checks`).
     run = bag.dags["build_inventory_analytics"].test(
-        logical_date=logical_date, run_after=run_after, mark_success_pattern="build_analytics"
+        logical_date=logical_date,
+        run_after=run_after,
+        run_conf={"full_refresh": True},
+        mark_success_pattern="build_analytics",
     )
     assert run.run_id == run_id
     instances = run.get_task_instances()
@@ -266,6 +270,10 @@ def test_each_quality_check_is_its_own_task_and_one_failure_publishes_nothing(pi
     texts = [message_from_string(m, policy=default_policy).get_body(("plain",)).get_content() for (m,) in mails]
     assert len(texts) == len(violated)
     assert any("quality check unique_keys failed" in t and "unique_key_dim_products: 1 violations" in t for t in texts)
+    # The minute's single instance runs every check and names each failure too.
+    with pytest.raises(analytics.QualityGateFailed) as failure:
+        analytics.run_check_group(pipeline, run_id, settings, analytics.ALL_CHECKS)
+    assert all(c.name in str(failure.value) for c in checks if found[c.name])
     # Outside Airflow (bench) the gate runs the same checks in one go, naming each failure.
     with pytest.raises(analytics.QualityGateFailed) as failure:
         analytics.quality_gate(pipeline, run_id, settings)

@@ -57,7 +57,7 @@ def history(airflow_db, simulated_history, spark_connect_server):
 def test_a_minute_publishes_only_the_pairs_it_touched(history):
     conn = history
     (all_pairs,) = query(conn, "SELECT count(*) FROM analytics.current_stock")[0]
-    modes = []
+    modes, gates = [], []
     for start in (EVENING, EVENING + MINUTE):
         minute(conn, start)
         run = run_analytics(start + MINUTE + timedelta(seconds=5))
@@ -66,9 +66,20 @@ def test_a_minute_publishes_only_the_pairs_it_touched(history):
         modes.append(log["mode"])
         engine = run.get_task_instance("build_analytics").xcom_pull(task_ids="build_analytics")["engine"]
         assert engine == "spark_connect"
+        checks = [ti for ti in run.get_task_instances() if ti.task_id == "quality_gate.check"]
+        gates.append(
+            {ti.rendered_map_index: ti.xcom_pull(task_ids=ti.task_id, map_indexes=ti.map_index) for ti in checks}
+        )
     # 23:58 is the first run of a new day after the 00:00 publish (every pair's windows moved); 23:59 is a
     # steady minute: only the pairs its batch touched.
     assert modes == ["window", "pairs"]
+    # The window run's gate: one instance per check. The minute's: one instance running all of them, each by name.
+    window_gate, minute_gate = gates
+    assert len(window_gate) > 1 and "all_checks" not in window_gate
+    assert list(minute_gate) == ["all_checks"]
+    ran = minute_gate["all_checks"]
+    assert "no_negative_stock" in ran and any(name.startswith("unique_key_") for name in ran)
+    assert set(ran.values()) == {0}
     log = last_publish(conn)
     assert 0 < log["pairs"] < all_pairs
     changed = log["tables"]
