@@ -266,8 +266,25 @@ def _in_pairs(p: Params) -> str:
 
 
 def _pair_filter(p: Params) -> str:
-    """' AND <the run's pairs>' in the pairs mode, '' otherwise."""
-    return f" AND {_in_pairs(p)}" if p.mode == "pairs" else ""
+    """' AND <the row is of the pair of _per_pair's lateral join>' in the pairs mode, '' otherwise."""
+    return " AND product_id = run_pairs.pid AND warehouse_id = run_pairs.wid" if p.mode == "pairs" else ""
+
+
+def _per_pair(p: Params, query: str) -> str:
+    """In the pairs mode, `query` (filtered with _pair_filter) run once per pair of the run, else `query`.
+
+    A lateral join over the pairs: PostgreSQL reads each pair's rows through the raw tables' (product_id,
+    warehouse_id, time) indexes. With `(product_id, warehouse_id) IN (VALUES ...)` it scanned the window's days of
+    every pair by the time index, or the whole table for the sales totals, so a minute's cost grew with history.
+    """
+    if p.mode != "pairs":
+        return query
+    products = ",".join(str(int(a)) for a, _ in p.pairs)
+    warehouses = ",".join(str(int(b)) for _, b in p.pairs)
+    return (
+        f"SELECT q.* FROM unnest('{{{products}}}'::integer[], '{{{warehouses}}}'::integer[]) AS run_pairs(pid, wid) "
+        f"CROSS JOIN LATERAL ({query}) AS q"
+    )
 
 
 def sales_query(p: Params) -> str:
@@ -278,13 +295,14 @@ def sales_query(p: Params) -> str:
     the filters the row passes, so every sum over rows equals the sum over lines. `transactions` counts them.
     """
     at, start = _instant(p.as_of), _start(p)
-    return (
+    return _per_pair(
+        p,
         "SELECT product_id, warehouse_id, sum(units_sold) AS units_sold, min(unit_price) AS unit_price, "
         "sum(total_revenue) AS total_revenue, min(sale_date) AS sale_date, count(*) AS transactions "
         f"FROM raw.product_sales WHERE sale_date <= {at}"
         + (f" AND sale_date >= {start}" if start else "")
         + _pair_filter(p)
-        + f" GROUP BY product_id, warehouse_id, (sale_date AT TIME ZONE 'UTC')::date, sale_date = {at}"
+        + f" GROUP BY product_id, warehouse_id, (sale_date AT TIME ZONE 'UTC')::date, sale_date = {at}",
     )
 
 
@@ -319,6 +337,7 @@ def read_raw(reader, p: Params) -> dict[str, DataFrame]:
             "inventory_id, product_id, warehouse_id, quantity, count_type, counted_at FROM raw.inventory "
             f"WHERE counted_at < {start}{pairs} ORDER BY product_id, warehouse_id, counted_at DESC)"
         )
+    counts_query = _per_pair(p, counts_query)
     small = p.mode == "pairs"  # a few pairs' rows: one JDBC query each, no range partitions
     partitions = 1 if small else p.read_partitions
     sales = reader.partitioned(
@@ -330,9 +349,12 @@ def read_raw(reader, p: Params) -> dict[str, DataFrame]:
     )
     if start:
         totals = reader.query(
-            "SELECT product_id, warehouse_id, sum(units_sold) AS units_sold, min(unit_price) AS unit_price, "
-            f"sum(total_revenue) AS total_revenue, max(sale_date) AS sale_date, count(*) AS transactions "
-            f"FROM raw.product_sales WHERE sale_date <= {at}{pairs} GROUP BY product_id, warehouse_id",
+            _per_pair(
+                p,
+                "SELECT product_id, warehouse_id, sum(units_sold) AS units_sold, min(unit_price) AS unit_price, "
+                f"sum(total_revenue) AS total_revenue, max(sale_date) AS sale_date, count(*) AS transactions "
+                f"FROM raw.product_sales WHERE sale_date <= {at}{pairs} GROUP BY product_id, warehouse_id",
+            ),
             s.SALES,
         )
     else:
@@ -343,17 +365,25 @@ def read_raw(reader, p: Params) -> dict[str, DataFrame]:
         "locations": reader.query("SELECT * FROM raw.warehouse_locations", s.LOCATIONS),
         "counts": reader.partitioned(counts_query, s.COUNTS, "inventory_id", partitions),
         "first_counts": reader.query(
-            "SELECT product_id, warehouse_id, min(counted_at) AS counted_at FROM raw.inventory "
-            f"WHERE counted_at <= {at}{pairs} GROUP BY product_id, warehouse_id",
+            _per_pair(
+                p,
+                "SELECT product_id, warehouse_id, min(counted_at) AS counted_at FROM raw.inventory "
+                f"WHERE counted_at <= {at}{pairs} GROUP BY product_id, warehouse_id",
+            ),
             s.FIRST_COUNTS,
         ),
         "sales": sales,
         "sales_totals": totals,
-        "receipts": reader.query(f"SELECT * FROM raw.stock_receipts WHERE received_at <= {at}{pairs}", s.RECEIPTS),
+        "receipts": reader.query(
+            _per_pair(p, f"SELECT * FROM raw.stock_receipts WHERE received_at <= {at}{pairs}"), s.RECEIPTS
+        ),
         # Every order placed by as_of (one still open may be of any age); `on_order` keeps those not received.
         "orders": reader.query(
-            "SELECT order_id, product_id, warehouse_id, quantity, ordered_at FROM raw.purchase_orders "
-            f"WHERE ordered_at <= {at}{pairs}",
+            _per_pair(
+                p,
+                "SELECT order_id, product_id, warehouse_id, quantity, ordered_at FROM raw.purchase_orders "
+                f"WHERE ordered_at <= {at}{pairs}",
+            ),
             s.ORDERS,
         ),
     }

@@ -127,6 +127,8 @@ CREATE TABLE IF NOT EXISTS raw.purchase_orders (
 );
 CREATE INDEX IF NOT EXISTS purchase_orders_batch_idx ON raw.purchase_orders (batch_id);
 CREATE INDEX IF NOT EXISTS purchase_orders_ordered_idx ON raw.purchase_orders (ordered_at);
+-- One pair's orders: what an analytics run that recomputes a few pairs reads.
+CREATE INDEX IF NOT EXISTS purchase_orders_pair_idx ON raw.purchase_orders (product_id, warehouse_id, ordered_at);
 
 CREATE TABLE IF NOT EXISTS raw.stock_receipts (
     receipt_id      bigserial PRIMARY KEY,
