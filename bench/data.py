@@ -36,7 +36,7 @@ class Scale:
     warehouses: int
     suppliers: int
     days: int
-    demand_scale: float  # SimConfig.demand_scale: sets the sales volume (about 7.8 sales a pair-day at 1.0)
+    demand_scale: float  # SimConfig.demand_scale: sets the sales volume (about 9.8 sales a pair-day at 1.0)
     ingest_days: int  # one-day batches the ingest comparison loads
 
     def sim_config(self, seed: int = SEED) -> simulation.SimConfig:
@@ -54,8 +54,8 @@ SCALES = {
     # S and M: the products x warehouses of include.inventory.ingest_tasks.SCALES, with the sales volume set by
     # demand_scale: S about 1 M sales in a year, M about 10 M in 90 days (40,000 pairs).
     "tiny": Scale("tiny", 2, 1, 2, 2, 3, 1.0, 1),
-    "S": Scale("S", 200, 5, 5, 20, 365, 0.35, 3),
-    "M": Scale("M", 2000, 10, 20, 50, 90, 0.35, 1),
+    "S": Scale("S", 200, 5, 5, 20, 365, 0.28, 3),
+    "M": Scale("M", 2000, 10, 20, 50, 90, 0.28, 1),
 }
 
 FACT_TABLES = ("raw.product_sales", "raw.inventory", "raw.purchase_orders", "raw.stock_receipts")

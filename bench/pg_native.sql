@@ -104,13 +104,17 @@ WHERE c.day <= %(last_day)s::date;
 
 -- table: sales_daily
 TRUNCATE native_sql.sales_daily;
-INSERT INTO native_sql.sales_daily (date_key, units, revenue, transactions, revenue_growth_pct, refreshed_at)
+INSERT INTO native_sql.sales_daily (date_key, units, revenue, transactions, is_complete_day, revenue_growth_pct,
+                                    refreshed_at)
 WITH daily AS (
     SELECT date_key, sum(units) AS units, sum(revenue) AS revenue, sum(transactions) AS transactions
     FROM native_sql.fact_daily_sales GROUP BY date_key
 )
 SELECT d.date_key, d.units, d.revenue, d.transactions,
-       -- numeric round() is half away from zero, as the transforms' _ratio
-       CASE WHEN prev.revenue <> 0 THEN round((d.revenue - prev.revenue) * 100 / prev.revenue, 2) END,
+       -- complete: the day ended at or before as_of (as_of's own date is under way)
+       d.date_key < (%(as_of)s::timestamptz AT TIME ZONE 'UTC')::date,
+       -- numeric round() is half away from zero, as the transforms' _ratio; complete days only
+       CASE WHEN prev.revenue <> 0 AND d.date_key < (%(as_of)s::timestamptz AT TIME ZONE 'UTC')::date
+            THEN round((d.revenue - prev.revenue) * 100 / prev.revenue, 2) END,
        %(refreshed_at)s
 FROM daily d LEFT JOIN daily prev ON prev.date_key = d.date_key - 1;

@@ -219,7 +219,7 @@ def build_tables(raw: dict[str, DataFrame], p: Params, keep=_cache) -> dict[str,
             "product_inventory_metrics": published["metrics_by_warehouse"],
             "low_stock_data": published["low_stock_by_warehouse"],
         }
-        by_day = t.sales_daily(daily_sales_written, published["sales_by_day"])
+        by_day = t.sales_daily(daily_sales_written, p.as_of, published["sales_by_day"])
         all_days = published["sales_daily"].unionByName(by_day.where(written_days))
         kept_metrics = published["product_inventory_metrics"]
         classed = t.with_abc_class(metrics.unionByName(kept_metrics))
@@ -232,7 +232,7 @@ def build_tables(raw: dict[str, DataFrame], p: Params, keep=_cache) -> dict[str,
         )
     else:
         sales_input, sales_kept, kpi_kept, by_warehouse_kept = daily_sales, {}, None, None
-        by_day = t.sales_daily(daily_sales)
+        by_day = t.sales_daily(daily_sales, p.as_of)
         all_days = by_day
         metrics_written = metrics
 

@@ -349,7 +349,8 @@ SALES_DAILY = _schema(
     ("units", UNITS),
     ("revenue", MONEY),
     ("transactions", UNITS),
-    ("revenue_growth_pct", PERCENT, True),
+    ("is_complete_day", BooleanType()),  # false for as_of's own date: a day under way
+    ("revenue_growth_pct", PERCENT, True),  # complete days only
 )
 
 KPI_SALES_SUMMARY = _schema(
@@ -358,18 +359,22 @@ KPI_SALES_SUMMARY = _schema(
     ("avg_daily_sales", MONEY),
     ("total_revenue", MONEY),
     ("total_units", UNITS),
+    ("dod_day", DateType()),  # the last complete day: day on day compares it with the day before
+    ("dod_revenue", MONEY),
+    ("dod_previous_revenue", MONEY),
     ("dod_growth_pct", PERCENT, True),
 )
 
 TOP_PRODUCTS = _schema(
+    ("ranking", StringType()),  # the list: 'revenue' or 'units' (transforms.TOP_RANKINGS)
+    ("ranking_label", StringType()),
+    ("rank", IntegerType()),  # RANK() within the list: ties share it
     ("product_id", IntegerType()),
     ("sku", StringType()),
     ("product_name", StringType()),
     ("category", StringType()),
     ("units", UNITS),
     ("revenue", MONEY),
-    ("rank_by_revenue", IntegerType()),
-    ("rank_by_units", IntegerType()),
 )
 
 SALES_DAILY_BY_WAREHOUSE = _schema(
@@ -441,7 +446,7 @@ OUTPUT_KEYS: dict[str, list[str]] = {
     "low_stock_by_warehouse": ["warehouse_id"],
     "sales_daily": ["date_key"],
     "kpi_sales_summary": [],
-    "top_products": ["product_id"],
+    "top_products": ["ranking", "rank", "product_id"],
     "sales_by_warehouse": ["warehouse_id"],
     "dim_date": ["date_key"],
     "dim_location": ["location_id"],

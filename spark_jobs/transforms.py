@@ -911,20 +911,32 @@ def sales_daily_by_warehouse(fact_daily_sales_df: DataFrame, published: DataFram
     return _conform(rolled, "sales_daily_by_warehouse")
 
 
-def sales_daily(fact_daily_sales_df: DataFrame, published: DataFrame | None = None) -> DataFrame:
-    """Sales per day, with revenue growth against the previous calendar day (null when it had no sales)."""
+def sales_daily(fact_daily_sales_df: DataFrame, as_of: datetime, published: DataFrame | None = None) -> DataFrame:
+    """Sales per day; `is_complete_day` is false for as_of's own date (a day still under way, "so far").
+
+    Revenue growth compares a complete day with the calendar day before it (null when that day had no sales);
+    the partial day has none: a morning's sales against a whole day would read as a collapse.
+    """
     daily = SALES_BY_DAY.combine(SALES_BY_DAY.partial(fact_daily_sales_df), published)
     previous = daily.select(F.date_add("date_key", 1).alias("date_key"), F.col("revenue").alias("previous_revenue"))
-    with_growth = daily.join(previous, "date_key", "left").withColumn(
-        "revenue_growth_pct", _growth_pct(F.col("revenue"), F.col("previous_revenue"))
+    complete = F.col("date_key") < F.lit(_utc_date(as_of))
+    with_growth = (
+        daily.join(previous, "date_key", "left")
+        .withColumn("is_complete_day", complete)
+        .withColumn("revenue_growth_pct", F.when(complete, _growth_pct(F.col("revenue"), F.col("previous_revenue"))))
     )
     return _conform(with_growth, "sales_daily")
 
 
 def kpi_sales_summary(sales_daily_df: DataFrame, as_of: datetime, period_days: int) -> DataFrame:
-    """One row: week to date (ISO week, Monday to as_of's date), the period's totals and average, day on day."""
+    """One row: week to date (ISO week, Monday to as_of's date), the period's totals and average, and day on day.
+
+    Day on day compares the last complete day (`dod_day`, the day before as_of's date) with the day before it,
+    never the day under way: just after midnight that would set a few minutes against a whole day.
+    """
     first_day, today = period(as_of, period_days)
-    monday, yesterday = today - timedelta(days=today.weekday()), today - timedelta(days=1)
+    monday = today - timedelta(days=today.weekday())
+    dod_previous_day, dod_day = complete_days(as_of, 2)
     day = F.col("date_key")
 
     def total(column: str, since: date, until: date = today) -> Column:
@@ -936,13 +948,18 @@ def kpi_sales_summary(sales_daily_df: DataFrame, as_of: datetime, period_days: i
             total("units", monday).alias("wtd_units"),
             total("revenue", first_day).alias("total_revenue"),
             total("units", first_day).alias("total_units"),
-            total("revenue", today).alias("today_revenue"),
-            total("revenue", yesterday, yesterday).alias("yesterday_revenue"),
+            total("revenue", dod_day, dod_day).alias("dod_revenue"),
+            total("revenue", dod_previous_day, dod_previous_day).alias("dod_previous_revenue"),
         )
         .withColumn("avg_daily_sales", _ratio(_cents(F.col("total_revenue")), F.lit(period_days * 100), 2))
-        .withColumn("dod_growth_pct", _growth_pct(F.col("today_revenue"), F.col("yesterday_revenue")))
+        .withColumn("dod_day", F.lit(dod_day))
+        .withColumn("dod_growth_pct", _growth_pct(F.col("dod_revenue"), F.col("dod_previous_revenue")))
     )
     return _conform(kpi, "kpi_sales_summary")
+
+
+# The lists of top_products: (ranking, its label, the measure it ranks by).
+TOP_RANKINGS = (("revenue", "Top by revenue", "revenue"), ("units", "Top by units sold", "units"))
 
 
 def top_products(
@@ -953,19 +970,25 @@ def top_products(
     limit: int = 20,
     published: DataFrame | None = None,
 ) -> DataFrame:
-    """Products in the top `limit` by revenue or by units over the period; ties share a rank (SQL RANK).
+    """Two labelled lists over the period, one row per (ranking, rank, product): the top `limit` products by
+    revenue, and the top `limit` by units. Each list ranks one way: RANK() on its measure, descending, so ties
+    share a rank (the next is skipped) and every product tied at rank `limit` is listed; key order breaks ties
+    for display only.
 
     `published`: SALES_BY_PRODUCT of the published fact rows over the period that the run leaves as they are.
     """
     days = period(as_of, period_days)
-    sold = (
-        SALES_BY_PRODUCT.combine(SALES_BY_PRODUCT.partial(fact_daily_sales_df, days), published)
-        .join(products.select("product_id", "sku", "product_name", "category"), "product_id")
-        .withColumn("rank_by_revenue", F.rank().over(Window.orderBy(F.col("revenue").desc())))
-        .withColumn("rank_by_units", F.rank().over(Window.orderBy(F.col("units").desc())))
-        .where((F.col("rank_by_revenue") <= limit) | (F.col("rank_by_units") <= limit))
+    sold = SALES_BY_PRODUCT.combine(SALES_BY_PRODUCT.partial(fact_daily_sales_df, days), published).join(
+        products.select("product_id", "sku", "product_name", "category"), "product_id"
     )
-    return _conform(sold, "top_products")
+    lists = [
+        sold.withColumn("ranking", F.lit(ranking))
+        .withColumn("ranking_label", F.lit(label))
+        .withColumn("rank", F.rank().over(Window.orderBy(F.col(measure).desc())))
+        .where(F.col("rank") <= limit)
+        for ranking, label, measure in TOP_RANKINGS
+    ]
+    return _conform(lists[0].unionByName(lists[1]), "top_products")
 
 
 def sales_by_warehouse(

@@ -189,6 +189,41 @@ class PairState:
     pending: list[PendingOrder] = field(default_factory=list)
 
 
+# Demand falls with price: units a day ~ price^-ELASTICITY around a reference price (a 2.50 loaf sells about 8
+# times as often as a 25.00 shirt), times a per-category factor (staples turn faster than their price alone says,
+# vehicles and luxury slower) and a per-pair draw. Clamped to [DEMAND_FLOOR, DEMAND_CEILING] units a day: every
+# pair still sells sometimes (a 30,000.00 car about once a month), and no shelf empties in minutes.
+REFERENCE_PRICE = 25.0
+ELASTICITY = 0.9
+DEMAND_AT_REFERENCE = (4.0, 16.0)  # units a day at the reference price: a log-uniform draw per pair
+DEMAND_FLOOR, DEMAND_CEILING = 1 / 30, 60.0
+CATEGORY_DEMAND = {  # raw.products.category -> factor (1.0 for any other)
+    "Groceries": 2.0,
+    "Kitchen Accessories": 1.3,
+    "Beauty": 1.3,
+    "Skin Care": 1.3,
+    "Tops": 1.2,
+    "Mens Shirts": 1.2,
+    "Furniture": 0.6,
+    "Laptops": 0.7,
+    "Smartphones": 0.8,
+    "Tablets": 0.7,
+    "Mens Watches": 0.5,
+    "Womens Watches": 0.5,
+    "Womens Jewellery": 0.6,
+    "Motorcycle": 0.4,
+    "Vehicle": 0.3,
+}
+
+
+def daily_demand(rng: random.Random, category: str, selling_price: Decimal, demand_scale: float = 1.0) -> float:
+    """A pair's mean units a day (see REFERENCE_PRICE): one draw from `rng`."""
+    at_reference = math.exp(rng.uniform(*(math.log(v) for v in DEMAND_AT_REFERENCE)))
+    price = max(float(selling_price), 0.01)
+    rate = at_reference * CATEGORY_DEMAND.get(category, 1.0) * (price / REFERENCE_PRICE) ** -ELASTICITY
+    return min(max(rate, DEMAND_FLOOR), DEMAND_CEILING) * demand_scale
+
+
 def pair_params(
     config: SimConfig,
     product_id: int,
@@ -197,14 +232,16 @@ def pair_params(
     selling_price: Decimal,
     supplier_id: int,
     supply_price: Decimal,
+    category: str = "",
 ) -> PairParams:
     rng = random.Random(f"{config.seed}|pair|{product_id}|{warehouse_id}")
-    # Demand is log-uniform between 2 and 40 units a day: a few fast movers, many slow ones.
-    daily = math.exp(rng.uniform(math.log(2.0), math.log(40.0))) * config.demand_scale
-    max_units = rng.choice((1, 2, 3, 4))
+    daily = daily_demand(rng, category, selling_price, config.demand_scale)
+    # Units per sale: up to 4, but a pair selling about one unit a day or less sells them one at a time.
+    max_units = min(rng.choice((1, 2, 3, 4)), math.ceil(daily))
     safety = math.ceil(daily * 3)
     reorder_point = math.ceil(daily * lead_time) + safety
-    order_quantity = max(20, math.ceil(daily * rng.uniform(21, 45)))  # three to six weeks of demand
+    # Three to six weeks of demand; at least 2 units (a slow, dear item is not ordered by the score).
+    order_quantity = max(2, math.ceil(daily * rng.uniform(21, 45)))
     initial = reorder_point + math.ceil(order_quantity * rng.uniform(0.2, 1.0))
     return PairParams(
         product_id,
@@ -357,7 +394,8 @@ def simulate_window(
 def load_params(cur: PgCursor, config: SimConfig) -> list[PairParams]:
     cur.execute(
         """
-        SELECT p.product_id, w.warehouse_id, p.lead_time, p.selling_price, ps.supplier_id, ps.supply_price
+        SELECT p.product_id, w.warehouse_id, p.lead_time, p.selling_price, ps.supplier_id, ps.supply_price,
+               p.category
         FROM raw.products p
         JOIN raw.product_suppliers ps ON ps.product_id = p.product_id AND ps.is_primary
         CROSS JOIN raw.warehouse w

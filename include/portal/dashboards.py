@@ -153,13 +153,22 @@ def last_day(as_of: datetime) -> date:
 
 
 def sales_period(as_of: datetime, period_days: int) -> dict[str, date]:
+    """The days the sales figures cover: the period and week up to `today` (last_day, possibly under way), and the
+    two complete days day-on-day growth compares (`dod_day`: the day before as_of's date; transforms.complete_days)."""
     today = last_day(as_of)
+    dod_day = as_of.astimezone(UTC).date() - timedelta(days=1)
     return {
         "today": today,
-        "yesterday": today - timedelta(days=1),
+        "dod_day": dod_day,
+        "dod_previous_day": dod_day - timedelta(days=1),
         "monday": today - timedelta(days=today.weekday()),
         "first_day": today - timedelta(days=period_days - 1),
     }
+
+
+def top_list(rows: list[dict[str, Any]], ranking: str) -> list[dict[str, Any]]:
+    """One labelled list of top_products' rows ('revenue' or 'units'), in rank order."""
+    return [r for r in rows if r["ranking"] == ranking]
 
 
 def inventory_data(
@@ -328,14 +337,18 @@ def chart_data(dashboard: dict[str, Any]) -> dict[str, Any]:
 
 
 def _sales_charts(trend: list[dict[str, Any]], top: list[dict[str, Any]]) -> dict[str, Any]:
+    # The day under way is left out of the chart (its few hours would read as a collapse); the table shows it,
+    # marked "so far".
+    complete = [d for d in trend if d["is_complete_day"]]
+    by_revenue = top_list(top, "revenue")
     return {
         "trend": {
-            "labels": [d["date_key"].isoformat() for d in trend],
-            "revenue": [_num(d["revenue"]) for d in trend],
-            "units": [_num(d["units"]) for d in trend],
+            "labels": [d["date_key"].isoformat() for d in complete],
+            "revenue": [_num(d["revenue"]) for d in complete],
+            "units": [_num(d["units"]) for d in complete],
         },
         "top_products": {
-            "labels": [p["product_name"] for p in top],
-            "revenue": [_num(p["revenue"]) for p in top],
+            "labels": [p["product_name"] for p in by_revenue],
+            "revenue": [_num(p["revenue"]) for p in by_revenue],
         },
     }

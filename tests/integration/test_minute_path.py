@@ -20,7 +20,7 @@ from include.inventory.batches import Batch, run_batch
 pytestmark = pytest.mark.slow
 
 # Busy enough that every minute moves some pairs (about 15 of the 120), few enough that most stay as they are.
-CONFIG = sim.SimConfig(seed=7, locations=2, warehouses=3, suppliers=4, shrinkage_per_pair_day=0.5, demand_scale=20)
+CONFIG = sim.SimConfig(seed=7, locations=2, warehouses=3, suppliers=4, shrinkage_per_pair_day=0.5, demand_scale=8)
 END = datetime(2026, 10, 1, tzinfo=UTC)  # the history ends at 00:00
 EVENING = END + timedelta(hours=23, minutes=57)  # the minutes start at 23:57 and cross the next midnight
 MINUTE = timedelta(minutes=1)
@@ -97,6 +97,12 @@ def test_midnight_rolls_every_pair_and_then_goes_back_to_pairs(history):
         modes.append(last_publish(conn)["mode"])
     # as of 00:00 the complete-day windows (demand, aging) moved; as of 00:01 a new day has its first rows.
     assert modes == ["window", "window", "pairs"]
+    # As of 00:01 the new day is under way: flagged, without growth; day on day is about the day that just ended.
+    new_day = (EVENING + 3 * MINUTE).date()
+    days = query(conn, "SELECT date_key, is_complete_day, revenue_growth_pct FROM analytics.sales_daily")
+    assert days and all(complete == (day < new_day) for day, complete, _ in days)
+    assert all(growth is None for _, complete, growth in days if not complete)
+    assert query(conn, "SELECT dod_day FROM analytics.kpi_sales_summary") == [(new_day - timedelta(days=1),)]
 
 
 def test_skipped_minutes_are_caught_up_in_one_run(history):

@@ -151,10 +151,10 @@ def sales_expected(conn, warehouses: list[int]) -> dict:
         )[0]
 
     revenue = total("revenue", first)
-    today_rev, yesterday_rev = (
-        total("revenue", today),
-        total("revenue", today - timedelta(days=1), today - timedelta(days=1)),
-    )
+    # Day on day on complete days: as of noon, today is under way; the last complete day is yesterday.
+    dod_day = seed.AS_OF.date() - timedelta(days=1)
+    previous_day = dod_day - timedelta(days=1)
+    dod_rev, dod_previous_rev = total("revenue", dod_day, dod_day), total("revenue", previous_day, previous_day)
     q2 = Decimal("0.01")
     return {
         "wtd_revenue": total("revenue", monday),
@@ -162,9 +162,10 @@ def sales_expected(conn, warehouses: list[int]) -> dict:
         "total_revenue": revenue,
         "total_units": total("units", first),
         "avg_daily_sales": (revenue / seed.PERIOD_DAYS).quantize(q2, "ROUND_HALF_UP"),
-        "dod_growth_pct": ((today_rev - yesterday_rev) * 100 / yesterday_rev).quantize(q2, "ROUND_HALF_UP"),
-        "today_revenue": today_rev,
-        "yesterday_revenue": yesterday_rev,
+        "dod_day": dod_day.isoformat(),
+        "dod_revenue": dod_rev,
+        "dod_previous_revenue": dod_previous_rev,
+        "dod_growth_pct": ((dod_rev - dod_previous_rev) * 100 / dod_previous_rev).quantize(q2, "ROUND_HALF_UP"),
     }
 
 
@@ -173,11 +174,12 @@ def test_sales_kpis_trend_and_top_products_for_the_store(make_client, seeded, lo
     client = registered_and_logged_in(make_client(), STORE_MANAGER, location_id=str(location_id))
     data = client.get("/api/dashboard").json()
     warehouses = LOCATION_WAREHOUSES[location_id]
-    got = {k: (Decimal(v) if isinstance(v, str) else v) for k, v in data["kpis"].items()}
+    got = {k: (Decimal(v) if isinstance(v, str) and k != "dod_day" else v) for k, v in data["kpis"].items()}
     assert got == sales_expected(seeded, warehouses)
 
     trend = data["trend"]
     assert len(trend) == seed.PERIOD_DAYS and trend[-1]["date_key"] == seed.TODAY.isoformat()
+    assert [d["is_complete_day"] for d in trend] == [True] * (seed.PERIOD_DAYS - 1) + [False]  # today: so far
     assert sum(Decimal(d["revenue"]) for d in trend) == got["total_revenue"]
     assert sum(d["units"] for d in trend) == got["total_units"]
 
@@ -195,9 +197,13 @@ def test_sales_kpis_trend_and_top_products_for_the_store(make_client, seeded, lo
                 if r["product_id"] == p and r["warehouse_id"] == w and r["date_key"] > seed.TODAY - timedelta(days=30)
             ) + by_product.get(p, Decimal(0))
     best = max(by_product, key=by_product.get)
-    assert top[0]["product_id"] == best and top[0]["rank_by_revenue"] == 1
-    assert Decimal(top[0]["revenue"]) == by_product[best]
-    assert [t["rank_by_revenue"] for t in top] == sorted(t["rank_by_revenue"] for t in top)
+    by_revenue = [t for t in top if t["ranking"] == "revenue"]
+    assert by_revenue[0]["product_id"] == best and by_revenue[0]["rank"] == 1
+    assert by_revenue[0]["ranking_label"] == "Top by revenue"
+    assert Decimal(by_revenue[0]["revenue"]) == by_product[best]
+    assert [t["rank"] for t in by_revenue] == sorted(t["rank"] for t in by_revenue)
+    by_units = [t for t in top if t["ranking"] == "units"]
+    assert by_units and [t["units"] for t in by_units] == sorted((t["units"] for t in by_units), reverse=True)
 
     page = client.get("/dashboard").text
     k = data["kpis"]

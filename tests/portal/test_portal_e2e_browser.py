@@ -238,13 +238,14 @@ def test_store_manager_end_to_end(server, page, seeded, mailbox):
         "WHERE warehouse_id = 5 AND date_key BETWEEN %s AND %s",
         (first, today),
     )
-    today_rev, yesterday_rev = one(
+    # Day on day on complete days: the seed is as of noon, so yesterday against the day before.
+    dod_rev, previous_rev = one(
         seeded,
         "SELECT sum(revenue) FILTER (WHERE date_key = %s), sum(revenue) FILTER (WHERE date_key = %s) "
         "FROM analytics.fact_daily_sales WHERE warehouse_id = 5",
-        (today, today - timedelta(days=1)),
+        (today - timedelta(days=1), today - timedelta(days=2)),
     )
-    growth = ((today_rev - yesterday_rev) * 100 / yesterday_rev).quantize(Decimal("0.01"), "ROUND_HALF_UP")
+    growth = ((dod_rev - previous_rev) * 100 / previous_rev).quantize(Decimal("0.01"), "ROUND_HALF_UP")
     assert kpi_text(page, "total_revenue") == fmt_money(revenue)
     assert kpi_text(page, "total_units") == fmt_units(units)
     assert kpi_text(page, "avg_daily_sales") == fmt_money(revenue / seed.PERIOD_DAYS)

@@ -166,8 +166,8 @@ def test_top_products_over_every_warehouse_are_the_published_ones(published):
     every = [w for ws in locations(published).values() for w in ws]
     period = dashboards.sales_period(END, PERIOD_DAYS)
     scoped = query(published, "top_products", {"warehouse_ids": every, "limit": 20, **period})
-    columns = "product_id, sku, product_name, category, units, revenue, rank_by_revenue, rank_by_units"
-    expected = fetch(published, f"SELECT {columns} FROM analytics.top_products ORDER BY rank_by_revenue, product_id")
+    columns = "ranking, ranking_label, rank, product_id, sku, product_name, category, units, revenue"
+    expected = fetch(published, f"SELECT {columns} FROM analytics.top_products")
     assert sorted(tuple(r.values()) for r in scoped) == sorted(expected)
 
 
@@ -215,6 +215,7 @@ def test_per_warehouse_tables_agree_with_the_scoped_kpis(published):
         assert sum(w["revenue"] for w in by_warehouse) == sales["total_revenue"]
         trend = query(published, "sales_trend", {"warehouse_ids": warehouses, **period})
         assert len(trend) == PERIOD_DAYS and trend[-1]["date_key"] == period["today"]
+        assert all(d["is_complete_day"] for d in trend)  # as of 00:00: every day of the period has ended
         assert sum(d["revenue"] for d in trend) == sales["total_revenue"]
         assert sales["avg_daily_sales"] == (sales["total_revenue"] / PERIOD_DAYS).quantize(
             Decimal("0.01"), "ROUND_HALF_UP"

@@ -194,10 +194,14 @@ def test_the_sales_period_follows_the_transforms_rule_for_today():
     period = sales_period(datetime(2026, 11, 25, 12, tzinfo=UTC), 30)
     assert {k: v.isoformat() for k, v in period.items()} == {
         "today": "2026-11-25",
-        "yesterday": "2026-11-24",
+        "dod_day": "2026-11-24",
+        "dod_previous_day": "2026-11-23",
         "monday": "2026-11-23",
         "first_day": "2026-10-27",
     }
+    # At 00:00 the day before has just ended: it is today and the last complete day at once.
+    midnight = sales_period(datetime(2026, 11, 25, 0, tzinfo=UTC), 30)
+    assert midnight["today"].isoformat() == midnight["dod_day"].isoformat() == "2026-11-24"
 
 
 # ------------------------------------------------------------------------------------------------ settings

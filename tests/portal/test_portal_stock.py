@@ -335,7 +335,8 @@ def test_stock_and_sales_trends_and_top_sellers_of_the_location(make_client, see
         assert day["units"] == units and Decimal(day["revenue"]) == revenue
 
     top = data["top_products"]
-    assert [t["product_id"] for t in top if t["rank_by_revenue"] <= 3] == [p for p, _ in revenue_by_product[:3]]
+    by_revenue = [t["product_id"] for t in top if t["ranking"] == "revenue" and t["rank"] <= 3]
+    assert by_revenue == [p for p, _ in revenue_by_product[:3]]
     assert all(t["product_id"] != 6 for t in top)  # the Eastbrook-only product is not Northfield's
 
     page = client.get("/dashboard").text

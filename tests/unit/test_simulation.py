@@ -138,3 +138,28 @@ def test_day_windows_end_at_midnight():
     assert windows[-1][1] == datetime(2026, 5, 10, tzinfo=UTC)
     assert [e - s for s, e in windows] == [timedelta(days=1)] * 3
     assert all(windows[i][1] == windows[i + 1][0] for i in range(2))
+
+
+def test_dear_products_sell_fewer_units_a_day_than_cheap_ones():
+    """Demand falls with price (sim.ELASTICITY) and by category, seeded per pair, with a floor: on simulated sales
+    over two weeks, 40 pairs of a 2.50 product sell far more units than 40 of a 2,500.00 one, and every
+    dear pair still has a positive rate."""
+
+    def pairs(price: str, category: str = "Other", first_id: int = 1) -> list[sim.PairParams]:
+        return [
+            sim.pair_params(CONFIG, first_id + i, 1, 3, Decimal(price), 1, Decimal(price) / 2, category)
+            for i in range(40)
+        ]
+
+    cheap, dear = pairs("2.50"), pairs("2500.00", first_id=101)
+    assert pairs("2.50") == cheap  # deterministic
+    assert all(p.daily_demand >= sim.DEMAND_FLOOR for p in dear)
+    units = {}
+    for name, pp in (("cheap", cheap), ("dear", dear)):
+        all_rows, _ = run_days(pp, 14)
+        units[name] = sum(r[2] for rows in all_rows for r in rows.sales) / (len(pp) * 14)
+    assert units["dear"] * 20 < units["cheap"], units
+    # The category factor: vehicles turn slower than groceries at the same price.
+    vehicle = sum(p.daily_demand for p in pairs("25.00", "Vehicle"))
+    grocery = sum(p.daily_demand for p in pairs("25.00", "Groceries"))
+    assert vehicle < grocery

@@ -869,7 +869,9 @@ def _fact(day, product_id, warehouse_id, units, revenue, transactions=1):
     return (product_id * 100_000 + warehouse_id, d(day), product_id, warehouse_id, units, D(revenue), transactions)
 
 
-def test_sales_daily_growth_against_the_previous_calendar_day(spark):
+def test_sales_daily_growth_on_complete_days_the_day_under_way_flagged(spark):
+    """As of 00:01 on Mar 8: Mar 8 has a minute of sales; it is flagged partial and gets no growth (against all
+    of Mar 7 it would read -96.88 %)."""
     fact = spark.createDataFrame(
         [
             _fact(3, 1, 10, 1, "0.00"),
@@ -877,41 +879,48 @@ def test_sales_daily_growth_against_the_previous_calendar_day(spark):
             _fact(6, 1, 10, 2, "10.00"),
             _fact(6, 2, 20, 1, "6.00", transactions=2),
             _fact(7, 1, 10, 3, "16.02"),
-            _fact(8, 1, 10, 2, "15.00"),
+            _fact(8, 1, 10, 1, "0.50"),
         ],
         S.FACT_DAILY_SALES,
     )
 
-    def day(n, units, revenue, transactions, growth):
-        return dict(
-            date_key=d(n), units=units, revenue=D(revenue), transactions=transactions, revenue_growth_pct=growth
+    def day(n, units, revenue, transactions, growth, complete=True):
+        return dict(date_key=d(n), units=units, revenue=D(revenue), transactions=transactions) | dict(
+            is_complete_day=complete, revenue_growth_pct=growth
         )
 
     assert_table(
         spark,
-        T.sales_daily(fact),
+        T.sales_daily(fact, at(8, 0, 1)),
         "sales_daily",
         [
             day(3, 1, "0.00", 1, None),  # no previous day
             day(4, 1, "2.00", 1, None),  # previous revenue 0
             day(6, 3, "16.00", 3, None),  # Mar 5 had no sales
             day(7, 3, "16.02", 1, D("0.13")),  # 0.02 / 16 = 0.125 % -> 0.13 (half up)
-            day(8, 2, "15.00", 1, D("-6.37")),  # -1.02 / 16.02 = -6.367 %
+            day(8, 1, "0.50", 1, None, complete=False),  # under way
         ],
     )
+    # At exactly 00:00 of Mar 9, Mar 8 has ended: complete, with its growth (-15.52 / 16.02 = -96.879 %).
+    growth = T.sales_daily(fact, at(9)).where("date_key = DATE '2026-03-08'").collect()[0]
+    assert (growth.is_complete_day, growth.revenue_growth_pct) == (True, D("-96.88"))
 
 
 @pytest.mark.parametrize(
     ("as_of", "expected"),
     [
-        # Tuesday Mar 10: week Mar 9..10; period Mar 4..10 = 7.00 + 16.00 + 16.00 + 15.98 = 54.98 / 7 = 7.854;
-        # day on day -0.02 / 16 = -0.125 % -> -0.13 (half up: away from zero)
-        (AS_OF, ("31.98", 5, "7.85", "54.98", 10, D("-0.13"))),
-        # Saturday Mar 7 00:00: week and period Mar 1(2)..7 = 107.00 / 7 = 15.286; no sales Mar 6 or 7
-        (at(7), ("107.00", 11, "15.29", "107.00", 11, None)),
+        # Tuesday Mar 10 noon: week Mar 9..10; period Mar 4..10 = 7.00 + 16.00 + 16.00 + 15.98 = 54.98 / 7 = 7.854;
+        # day on day: Mar 9 (the last complete day) against Mar 8, 16.00 each
+        (AS_OF, ("31.98", 5, "7.85", "54.98", 10, d(9), "16.00", "16.00", D("0.00"))),
+        # Wednesday Mar 11 00:01: Mar 11 has 2.49 so far and counts in the week and period (Mar 5..11 = 50.47 / 7
+        # = 7.21), but day on day is Mar 10 against Mar 9: -0.02 / 16 = -0.125 % -> -0.13 (half up: away from
+        # zero), not 2.49 against 15.98 (-84.42 %)
+        (at(11, 0, 1), ("34.47", 6, "7.21", "50.47", 10, d(10), "15.98", "16.00", D("-0.13"))),
+        # Saturday Mar 7 00:00: week and period Mar 1(2)..6 = 107.00 / 7 = 15.286; no sales Mar 5 or 6
+        (at(7), ("107.00", 11, "15.29", "107.00", 11, d(6), "0.00", "0.00", None)),
     ],
 )
-def test_kpi_sales_summary(spark, as_of, expected):
+def test_kpi_sales_summary_day_on_day_on_complete_days(spark, as_of, expected):
     daily = frame(
         spark,
         S.SALES_DAILY,
@@ -923,23 +932,24 @@ def test_kpi_sales_summary(spark, as_of, expected):
                 (8, "16.00", 4),
                 (9, "16.00", 2),
                 (10, "15.98", 3),
-                (11, "50.00", 5),  # after as_of's date
+                (11, "2.49", 1),  # after AS_OF's date; the day under way at Mar 11 00:01
             ]
         ],
     )
-    wtd_revenue, wtd_units, avg, total_revenue, total_units, dod = expected
+    wtd_revenue, wtd_units, avg, total_revenue, total_units, dod_day, dod_revenue, dod_previous, dod = expected
     assert_table(
         spark,
         T.kpi_sales_summary(daily, as_of, period_days=7),
         "kpi_sales_summary",
         [
             dict(wtd_revenue=D(wtd_revenue), wtd_units=wtd_units, avg_daily_sales=D(avg))
-            | dict(total_revenue=D(total_revenue), total_units=total_units, dod_growth_pct=dod)
+            | dict(total_revenue=D(total_revenue), total_units=total_units, dod_day=dod_day)
+            | dict(dod_revenue=D(dod_revenue), dod_previous_revenue=D(dod_previous), dod_growth_pct=dod)
         ],
     )
 
 
-def test_top_products_by_either_rank_ties_sharing_it(spark, dims):
+def test_top_products_one_labelled_list_per_ranking_ties_sharing_a_rank(spark, dims):
     fact = spark.createDataFrame(
         [
             _fact(9, 1, 10, 5, "20.00"),
@@ -952,19 +962,25 @@ def test_top_products_by_either_rank_ties_sharing_it(spark, dims):
         S.FACT_DAILY_SALES,
     )
 
-    def top(product_id, units, revenue, by_revenue, by_units):
+    def top(ranking, rank, product_id, units, revenue):
         p = next(r for r in PRODUCT_ROWS if r[0] == product_id)
-        return dict(product_id=product_id, sku=p[1], product_name=p[2], category=p[3], units=units) | dict(
-            revenue=D(revenue), rank_by_revenue=by_revenue, rank_by_units=by_units
+        label = {"revenue": "Top by revenue", "units": "Top by units sold"}[ranking]
+        return dict(ranking=ranking, ranking_label=label, rank=rank, product_id=product_id, sku=p[1]) | dict(
+            product_name=p[2], category=p[3], units=units, revenue=D(revenue)
         )
 
-    # revenue 24.00, 13.50, 8.00, 6.00 -> ranks 1, 2, 3, 4 (products 1, 2, 4, 3); units 10, 10, 6, 2 -> products
-    # 2 and 3 share rank 1, product 1 is 3rd, product 4 4th. Top 1: product 1 by revenue, 2 and 3 by units.
+    # revenue 24.00, 13.50, 8.00, 6.00 -> products 1, 2 in the top 2; units 10, 10, 6, 2 -> products 2 and 3
+    # share rank 1 and fill the top 2 (no rank 2; product 1 is 3rd).
     assert_table(
         spark,
-        T.top_products(fact, dims[0], AS_OF, 7, limit=1),
+        T.top_products(fact, dims[0], AS_OF, 7, limit=2),
         "top_products",
-        [top(1, 6, "24.00", 1, 3), top(2, 10, "13.50", 2, 1), top(3, 10, "6.00", 4, 1)],
+        [
+            top("revenue", 1, 1, 6, "24.00"),
+            top("revenue", 2, 2, 10, "13.50"),
+            top("units", 1, 2, 10, "13.50"),
+            top("units", 1, 3, 10, "6.00"),
+        ],
     )
 
 
@@ -1114,7 +1130,7 @@ def test_every_rollup_table_built_from_a_split_equals_the_whole(spark, dims):
             T.low_stock_by_warehouse(low),
             T.low_stock_by_warehouse(low_a, T.LOW_STOCK_BY_WAREHOUSE.partial(low_b)),
         ),
-        "sales_daily": (T.sales_daily(fact), T.sales_daily(fact_a, T.SALES_BY_DAY.partial(fact_b))),
+        "sales_daily": (T.sales_daily(fact, AS_OF), T.sales_daily(fact_a, AS_OF, T.SALES_BY_DAY.partial(fact_b))),
         "top_products": (
             T.top_products(fact, products, AS_OF, 7, limit=2),
             T.top_products(fact_a, products, AS_OF, 7, limit=2, published=T.SALES_BY_PRODUCT.partial(fact_b, period)),
