@@ -636,3 +636,25 @@ def test_powerbi_doc_maps_visuals_to_real_columns():
         assert visual in text
     for visual in ("DoD", "ADS", "Total revenue", "Daily trend", "Top products", "By warehouse", "Data as of"):
         assert visual in text
+
+
+def test_powerbi_dax_measures_cover_every_kpi_and_name_real_columns():
+    """docs/powerbi.md's DAX: every table[column] it reads exists, and every KPI card column has its measure."""
+    from include.inventory import analytics
+    from include.inventory.schema import EXPECTED_TABLES
+    from spark_jobs.schemas import OUTPUTS
+
+    columns = {table: set(OUTPUTS[table].fieldNames()) | {"refreshed_at"} for table in analytics.EXPECTED_TABLES}
+    columns["publish_log"] = set(EXPECTED_TABLES["analytics.publish_log"])
+    text = POWERBI_DOC.read_text()
+    dax = "\n".join(re.findall(r"```dax\n(.*?)```", text, flags=re.S))
+    code = "\n".join(line.split("--")[0] for line in dax.splitlines())
+    read = set(re.findall(r"\b([a-z_]+)\[([a-z_]+)\]", code))
+    assert len(read) > 20
+    for table, column in read:
+        assert table in columns, f"a DAX measure reads a table that is not published: {table}"
+        assert column in columns[table], f"a DAX measure reads a column that does not exist: {table}[{column}]"
+    reproduced = set(re.findall(r"-- ([a-z_]+\.[a-z_]+)", dax))
+    for kpi in ("kpi_inventory_summary", "kpi_sales_summary"):
+        missing = {f"{kpi}.{c}" for c in OUTPUTS[kpi].fieldNames()} - reproduced
+        assert not missing, f"no DAX measure for {sorted(missing)}"
