@@ -51,10 +51,11 @@ class NativeRun:
     rows: dict[str, int]
 
 
-def run(conn, as_of: datetime) -> NativeRun:
-    """Build every covered table as of `as_of` in one transaction; time each."""
+def run(conn, as_of: datetime, window_days: int) -> NativeRun:
+    """Build every covered table as of `as_of` (demand over `window_days` complete days) in one transaction."""
     params = {
         "as_of": as_of,
+        "window_days": window_days,
         "last_day": (as_of.astimezone(UTC) - timedelta(microseconds=1)).date(),
         "refreshed_at": datetime.now(UTC),
     }

@@ -28,6 +28,8 @@ RAW = {
     "sales": "raw.product_sales",
     "receipts": "raw.stock_receipts",
     "orders": "raw.purchase_orders",
+    "suppliers": "raw.suppliers",
+    "product_suppliers": "raw.product_suppliers",
 }
 
 
@@ -106,11 +108,24 @@ def main(argv: list[str] | None = None) -> int:
     raw = {
         name: read_whole(spark, url, props, table, schema)
         for (name, table), schema in zip(
-            RAW.items(), (s.PRODUCTS, s.WAREHOUSES, s.LOCATIONS, s.COUNTS, s.SALES, s.RECEIPTS, s.ORDERS), strict=True
+            RAW.items(),
+            (
+                s.PRODUCTS,
+                s.WAREHOUSES,
+                s.LOCATIONS,
+                s.COUNTS,
+                s.SALES,
+                s.RECEIPTS,
+                s.ORDERS,
+                s.SUPPLIERS,
+                s.PRODUCT_SUPPLIERS,
+            ),
+            strict=True,
         )
     }
     raw["first_counts"] = transforms.first_counts(raw["counts"], p.as_of)
     raw["sales_totals"] = raw["sales"]
+    raw["first_sale"] = raw["sales"].agg(F.min("sale_date").alias("sale_date"))
     refreshed_at = datetime.now(UTC)
     for name, df in build_tables(raw, p).items():
         step = time.monotonic()
