@@ -39,38 +39,14 @@ if __package__ in (None, ""):  # run by spark-submit as a file: make the spark_j
 from pyspark.sql import DataFrame, SparkSession  # noqa: E402
 from pyspark.sql import functions as F  # noqa: E402
 
-from spark_jobs import schemas, transforms  # noqa: E402
+from spark_jobs import registry, schemas, transforms  # noqa: E402
 from spark_jobs.jobio import MANIFEST_TABLE, Warehouse, read_partitioned, read_query, write_staging  # noqa: E402
 
 MODES = ("full", "window", "pairs")
 PAIR = ("product_id", "warehouse_id")
-# What each table's staging rows replace in the published table, per mode (the publish step follows it):
-# all = the whole table, days = its rows from from_date, pairs = the run's pairs' rows, pair_days = the run's
-# pairs' rows from from_date, keys = the rows with the staged rows' keys, skip = not written this run.
-SCOPES: dict[str, dict[str, str]] = {
-    "current_stock": {"window": "all", "pairs": "pairs"},
-    "low_stock_data": {"window": "all", "pairs": "pairs"},
-    "inventory_aging": {"window": "all", "pairs": "pairs"},
-    "dim_products": {"window": "all", "pairs": "skip"},
-    "fact_daily_sales": {"window": "days", "pairs": "pair_days"},
-    "fact_inventory_reconciliation": {"window": "days", "pairs": "pair_days"},
-    "product_inventory_metrics": {"window": "all", "pairs": "keys"},
-    "kpi_inventory_summary": {"window": "all", "pairs": "all"},
-    "low_stock_by_warehouse": {"window": "all", "pairs": "all"},
-    "sales_daily": {"window": "days", "pairs": "days"},
-    "kpi_sales_summary": {"window": "all", "pairs": "all"},
-    "top_products": {"window": "all", "pairs": "all"},
-    "sales_by_warehouse": {"window": "all", "pairs": "all"},
-    # The dimensions change with master data (which sends the next run to the window mode) or when a day turns
-    # (dim_date's flags, dim_products' ABC class over complete days): the window mode runs then.
-    "dim_date": {"window": "all", "pairs": "skip"},
-    "dim_location": {"window": "all", "pairs": "skip"},
-    "dim_warehouse": {"window": "all", "pairs": "skip"},
-    "dim_supplier": {"window": "all", "pairs": "skip"},
-    "dim_stock_item": {"window": "all", "pairs": "skip"},
-    "sales_daily_by_warehouse": {"window": "days", "pairs": "days"},
-    "inventory_by_warehouse": {"window": "all", "pairs": "all"},
-}
+# What each table's staging rows replace in the published table, per incremental mode (the publish step follows
+# it): declared with the table in spark_jobs/registry.py (Table.scopes).
+SCOPES: dict[str, dict[str, str]] = {name: table.scopes for name, table in registry.TABLES.items()}
 DAY_SCOPES = ("days", "pair_days")
 
 

@@ -2,11 +2,13 @@
 
 Inputs mirror `sql/ddl/020_raw.sql` (only the columns the transforms use; a NOT NULL column is non-nullable).
 Outputs are keyed by table name, which is also the name of the transform in `spark_jobs.transforms` that
-builds the table; `refreshed_at` is not part of them (the I/O layer adds it). `OUTPUT_KEYS` gives each output
-table's unique key; an empty list marks a single-row table. docs/metrics.md describes every output column.
+builds the table; `refreshed_at` is not part of them (the I/O layer adds it). The published tables' schemas and
+keys (`OUTPUTS`, `OUTPUT_KEYS`; an empty key marks a single-row table) come from `spark_jobs/registry.py`.
 """
 
 from __future__ import annotations
+
+import re
 
 from pyspark.sql.types import (
     BooleanType,
@@ -21,17 +23,15 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
+from spark_jobs import registry
+
 # Column types used across the layer, named once.
-PRICE = DecimalType(12, 2)  # a unit price or cost: numeric(12,2) in raw
+PRICE = DecimalType(12, 2)  # a unit price or cost: numeric(12,2) in raw (registry.PRICE)
 LINE_AMOUNT = DecimalType(14, 2)  # raw.product_sales.total_revenue: numeric(14,2)
-MONEY = DecimalType(18, 2)  # every computed amount of money (sums, stock values, averages)
-DEMAND = DecimalType(12, 4)  # units per day
-DEMAND_TOTAL = DecimalType(18, 4)  # a sum of units per day over many pairs
-DAYS = DecimalType(12, 2)  # a duration in days (cover, weighted age)
-RATIO = DecimalType(12, 4)  # a turnover ratio
-PERCENT = DecimalType(18, 2)  # a growth percentage (unbounded: the previous day may have been tiny)
+MONEY = DecimalType(18, 2)  # every computed amount of money (registry.MONEY)
+DEMAND = DecimalType(12, 4)  # units per day (registry.DEMAND)
 QUANTITY = IntegerType()  # a stock level, as in raw.inventory.quantity
-UNITS = LongType()  # a sum of units moved, or a count of rows
+UNITS = LongType()  # a sum of units moved, or a count of rows (registry.UNITS)
 
 
 def _schema(*fields: tuple[str, DataType] | tuple[str, DataType, bool]) -> StructType:
@@ -146,29 +146,30 @@ COMPUTED_BY_READ: dict[str, set[str]] = {"raw.product_sales": {"transactions"}}
 
 # ------------------------------------------------------------------------------------------------ outputs
 
-# The single-column key of a product x warehouse pair (`transforms.pair_key`): Power BI relates on one column.
-PAIR_KEY = ("pair_key", LongType())
 
-CURRENT_STOCK = _schema(
-    PAIR_KEY,
-    ("product_id", IntegerType()),
-    ("sku", StringType()),
-    ("product_name", StringType()),
-    ("category", StringType()),
-    ("cost_price", PRICE),
-    ("selling_price", PRICE),
-    ("warehouse_id", IntegerType()),
-    ("warehouse_name", StringType()),
-    ("location_id", IntegerType()),
-    ("location_name", StringType()),
-    ("quantity", QUANTITY),
-    ("counted_at", TimestampType()),
-    ("units_sold", UNITS),
-    ("revenue", MONEY),
-    ("stock_value", MONEY),
-    ("on_order_qty", UNITS),  # units on the pair's open purchase orders (`on_order`)
-)
+def spark_type(sql_type: str) -> DataType:
+    """The Spark type of a registry column type (PostgreSQL's spelling)."""
+    numeric = re.fullmatch(r"numeric\((\d+),(\d+)\)", sql_type)
+    if numeric:
+        return DecimalType(int(numeric[1]), int(numeric[2]))
+    return _SPARK_TYPES[sql_type]
 
+
+_SPARK_TYPES: dict[str, DataType] = {
+    registry.INT: IntegerType(),
+    registry.BIGINT: LongType(),
+    registry.TEXT: StringType(),
+    registry.BOOL: BooleanType(),
+    registry.DATE: DateType(),
+    registry.TIMESTAMP: TimestampType(),
+}
+
+
+def output_schema(table: registry.Table) -> StructType:
+    return StructType([StructField(c.name, spark_type(c.type), c.nullable) for c in table.columns])
+
+
+# Inputs of published tables that the job computes but does not publish.
 ON_ORDER = _schema(
     ("product_id", IntegerType()),
     ("warehouse_id", IntegerType()),
@@ -183,278 +184,17 @@ AVERAGE_DAILY_DEMAND = _schema(
     ("window_days", IntegerType()),
 )
 
-LOW_STOCK_DATA = StructType(
-    CURRENT_STOCK.fields
-    + _schema(
-        ("avg_daily_demand", DEMAND),
-        ("lead_time", IntegerType()),
-        ("reorder_point", IntegerType()),
-        ("suggested_order_qty", IntegerType()),
-        ("days_of_cover", DAYS, True),
-        ("is_stock_out", BooleanType()),
-    ).fields
-)
-
-INVENTORY_AGING = _schema(
-    PAIR_KEY,
-    ("product_id", IntegerType()),
-    ("warehouse_id", IntegerType()),
-    ("sku", StringType()),
-    ("product_name", StringType()),
-    ("bucket", StringType()),
-    ("bucket_order", IntegerType()),
-    ("units", QUANTITY),
-    ("value", MONEY),
-    ("unit_age_days_sum", UNITS),
-    ("aging_threshold_days", IntegerType()),
-    ("aged_units", QUANTITY),
-    ("aged_value", MONEY),
-)
-
-# The product dimension: the catalogue's columns as they are, plus price band, primary supplier and ABC class.
-DIM_PRODUCTS = StructType(
-    PRODUCTS.fields
-    + _schema(
-        ("price_band", StringType()),
-        ("price_band_order", IntegerType()),
-        ("primary_supplier_id", IntegerType(), True),
-        ("consumption_value", MONEY),
-        ("abc_class", StringType()),
-    ).fields
-)
-
-DIM_DATE = _schema(
-    ("date_key", DateType()),
-    ("year", IntegerType()),
-    ("quarter", IntegerType()),
-    ("month", IntegerType()),
-    ("month_name", StringType()),
-    ("day_of_month", IntegerType()),
-    ("iso_year", IntegerType()),
-    ("iso_week", IntegerType()),
-    ("iso_day_of_week", IntegerType()),
-    ("day_name", StringType()),
-    ("is_weekend", BooleanType()),
-    ("week_start", DateType()),
-    ("is_week_to_date", BooleanType()),
-    ("is_month_to_date", BooleanType()),
-    ("is_complete_day", BooleanType()),
-    ("days_ago", IntegerType()),
-)
-
-DIM_LOCATION = _schema(
-    ("location_id", IntegerType()),
-    ("location_name", StringType()),
-    ("city", StringType()),
-    ("state", StringType(), True),
-    ("country", StringType()),
-    ("region", StringType()),
-)
-
-DIM_WAREHOUSE = _schema(
-    ("warehouse_id", IntegerType()),
-    ("warehouse_name", StringType()),
-    ("capacity", IntegerType()),
-    ("location_id", IntegerType()),
-    ("location_name", StringType()),
-    ("city", StringType()),
-    ("state", StringType(), True),
-    ("country", StringType()),
-    ("region", StringType()),
-)
-
-DIM_SUPPLIER = SUPPLIERS
-
-DIM_STOCK_ITEM = _schema(
-    PAIR_KEY,
-    ("product_id", IntegerType()),
-    ("warehouse_id", IntegerType()),
-    ("sku", StringType()),
-    ("product_name", StringType()),
-    ("warehouse_name", StringType()),
-    ("location_name", StringType()),
-)
-
-FACT_DAILY_SALES = _schema(
-    PAIR_KEY,
-    ("date_key", DateType()),
-    ("product_id", IntegerType()),
-    ("warehouse_id", IntegerType()),
-    ("units", UNITS),
-    ("revenue", MONEY),
-    ("transactions", UNITS),
-)
-
-FACT_INVENTORY_RECONCILIATION = _schema(
-    PAIR_KEY,
-    ("date_key", DateType()),
-    ("sku", StringType()),
-    ("product_id", IntegerType()),
-    ("warehouse_id", IntegerType()),
-    ("product_name", StringType()),
-    ("opening_stock", QUANTITY),
-    ("quantity_sold", UNITS),
-    ("quantity_received", UNITS),
-    ("expected_closing_stock", UNITS),
-    ("actual_closing_stock", QUANTITY),
-    ("discrepancy_amount", UNITS),
-    ("discrepancy_value", MONEY),
-)
-
-PRODUCT_INVENTORY_METRICS = _schema(
-    PAIR_KEY,
-    ("product_id", IntegerType()),
-    ("warehouse_id", IntegerType()),
-    ("sku", StringType()),
-    ("product_name", StringType()),
-    ("category", StringType()),
-    ("warehouse_name", StringType()),
-    ("on_hand", QUANTITY),
-    ("stock_value", MONEY),
-    ("avg_daily_demand", DEMAND),
-    ("coverage_days", DAYS, True),
-    ("is_overstock", BooleanType()),
-    ("cogs", MONEY),
-    ("avg_inventory_value", MONEY, True),
-    ("turnover", RATIO, True),
-    ("consumption_value", MONEY),
-    ("abc_class", StringType()),
-)
-
-KPI_INVENTORY_SUMMARY = _schema(
-    ("total_units", UNITS),
-    ("unique_products", UNITS),
-    ("stock_value", MONEY),
-    ("inventory_turnover", RATIO, True),
-    ("weighted_aging_days", DAYS, True),
-    ("aging_units", UNITS),
-    ("aging_value", MONEY),
-    ("avg_price_aging_stock", MONEY, True),
-    ("overstock_products", UNITS),
-    ("low_stock_products", UNITS),
-    ("avg_daily_demand", DEMAND_TOTAL),
-)
-
-LOW_STOCK_BY_WAREHOUSE = _schema(
-    ("warehouse_id", IntegerType()),
-    ("warehouse_name", StringType()),
-    ("location_name", StringType()),
-    ("low_stock_products", UNITS),
-    ("stock_out_products", UNITS),
-    ("suggested_order_units", UNITS),
-)
-
-SALES_DAILY = _schema(
-    ("date_key", DateType()),
-    ("units", UNITS),
-    ("revenue", MONEY),
-    ("transactions", UNITS),
-    ("is_complete_day", BooleanType()),  # false for as_of's own date: a day under way
-    ("revenue_growth_pct", PERCENT, True),  # complete days only
-)
-
-KPI_SALES_SUMMARY = _schema(
-    ("wtd_revenue", MONEY),
-    ("wtd_units", UNITS),
-    ("avg_daily_sales", MONEY),
-    ("total_revenue", MONEY),
-    ("total_units", UNITS),
-    ("dod_day", DateType()),  # the last complete day: day on day compares it with the day before
-    ("dod_revenue", MONEY),
-    ("dod_previous_revenue", MONEY),
-    ("dod_growth_pct", PERCENT, True),
-)
-
-TOP_PRODUCTS = _schema(
-    ("ranking", StringType()),  # the list: 'revenue' or 'units' (transforms.TOP_RANKINGS)
-    ("ranking_label", StringType()),
-    ("rank", IntegerType()),  # RANK() within the list: ties share it
-    ("product_id", IntegerType()),
-    ("sku", StringType()),
-    ("product_name", StringType()),
-    ("category", StringType()),
-    ("units", UNITS),
-    ("revenue", MONEY),
-)
-
-SALES_DAILY_BY_WAREHOUSE = _schema(
-    ("date_key", DateType()),
-    ("warehouse_id", IntegerType()),
-    ("units", UNITS),
-    ("revenue", MONEY),
-    ("transactions", UNITS),
-)
-
-INVENTORY_BY_WAREHOUSE = _schema(
-    ("warehouse_id", IntegerType()),
-    ("total_units", UNITS),
-    ("unique_products", UNITS),
-    ("stock_value", MONEY),
-    ("low_stock_products", UNITS),
-    ("stock_out_products", UNITS),
-    ("aging_units", UNITS),
-    ("aging_value", MONEY),
-    ("overstock_products", UNITS),
-)
-
-SALES_BY_WAREHOUSE = _schema(
-    ("warehouse_id", IntegerType()),
-    ("warehouse_name", StringType()),
-    ("location_id", IntegerType()),
-    ("location_name", StringType()),
-    ("units", UNITS),
-    ("revenue", MONEY),
-)
-
+_PAIR = ("product_id", "warehouse_id")
+# Every table a transform builds: the published ones (spark_jobs/registry.py) and the two intermediates above.
 OUTPUTS: dict[str, StructType] = {
-    "current_stock": CURRENT_STOCK,
     "on_order": ON_ORDER,
     "average_daily_demand": AVERAGE_DAILY_DEMAND,
-    "low_stock_data": LOW_STOCK_DATA,
-    "inventory_aging": INVENTORY_AGING,
-    "dim_products": DIM_PRODUCTS,
-    "fact_daily_sales": FACT_DAILY_SALES,
-    "fact_inventory_reconciliation": FACT_INVENTORY_RECONCILIATION,
-    "product_inventory_metrics": PRODUCT_INVENTORY_METRICS,
-    "kpi_inventory_summary": KPI_INVENTORY_SUMMARY,
-    "low_stock_by_warehouse": LOW_STOCK_BY_WAREHOUSE,
-    "sales_daily": SALES_DAILY,
-    "kpi_sales_summary": KPI_SALES_SUMMARY,
-    "top_products": TOP_PRODUCTS,
-    "sales_by_warehouse": SALES_BY_WAREHOUSE,
-    "dim_date": DIM_DATE,
-    "dim_location": DIM_LOCATION,
-    "dim_warehouse": DIM_WAREHOUSE,
-    "dim_supplier": DIM_SUPPLIER,
-    "dim_stock_item": DIM_STOCK_ITEM,
-    "sales_daily_by_warehouse": SALES_DAILY_BY_WAREHOUSE,
-    "inventory_by_warehouse": INVENTORY_BY_WAREHOUSE,
+    **{name: output_schema(table) for name, table in registry.TABLES.items()},
 }
-
-_PAIR = ("product_id", "warehouse_id")
 OUTPUT_KEYS: dict[str, list[str]] = {
-    "current_stock": [*_PAIR],
     "on_order": [*_PAIR],
     "average_daily_demand": [*_PAIR],
-    "low_stock_data": [*_PAIR],
-    "inventory_aging": [*_PAIR, "bucket_order"],
-    "dim_products": ["product_id"],
-    "fact_daily_sales": ["date_key", *_PAIR],
-    "fact_inventory_reconciliation": ["date_key", *_PAIR],
-    "product_inventory_metrics": [*_PAIR],
-    "kpi_inventory_summary": [],
-    "low_stock_by_warehouse": ["warehouse_id"],
-    "sales_daily": ["date_key"],
-    "kpi_sales_summary": [],
-    "top_products": ["ranking", "rank", "product_id"],
-    "sales_by_warehouse": ["warehouse_id"],
-    "dim_date": ["date_key"],
-    "dim_location": ["location_id"],
-    "dim_warehouse": ["warehouse_id"],
-    "dim_supplier": ["supplier_id"],
-    "dim_stock_item": ["pair_key"],
-    "sales_daily_by_warehouse": ["date_key", "warehouse_id"],
-    "inventory_by_warehouse": ["warehouse_id"],
+    **{name: list(table.keys) for name, table in registry.TABLES.items()},
 }
 
 # The star schema: each foreign-key column and the dimension (table, key column) it refers to, wherever it appears.

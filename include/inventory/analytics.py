@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -23,48 +24,14 @@ from psycopg2.extensions import cursor as PgCursor
 from psycopg2.extras import execute_values
 
 from include.inventory.db import SQL_DIR, load_sql, transaction
+from spark_jobs import registry
+
+log = logging.getLogger(__name__)
 
 PUBLISH_LOCK = "inventory.analytics.publish"
 BI_ROLE = "bi_reader"
-EXPECTED_TABLES = (
-    "current_stock",
-    "low_stock_data",
-    "inventory_aging",
-    "dim_products",
-    "fact_daily_sales",
-    "fact_inventory_reconciliation",
-    "product_inventory_metrics",
-    "kpi_inventory_summary",
-    "low_stock_by_warehouse",
-    "sales_daily",
-    "kpi_sales_summary",
-    "top_products",
-    "sales_by_warehouse",
-    "dim_date",
-    "dim_location",
-    "dim_warehouse",
-    "dim_supplier",
-    "dim_stock_item",
-    "sales_daily_by_warehouse",
-    "inventory_by_warehouse",
-)
-# Secondary indexes for DirectQuery's filtered scans (a slicer on a dimension filters the facts by its key),
-# besides the primary key's: created with the table. Each one leads with a filter column and ends with the date
-# for the range scans of a date slicer.
-INDEXES: dict[str, tuple[tuple[str, ...], ...]] = {
-    "current_stock": (("pair_key",), ("warehouse_id",)),
-    "low_stock_data": (("pair_key",), ("warehouse_id",)),
-    "inventory_aging": (("pair_key",), ("warehouse_id",)),
-    "product_inventory_metrics": (("pair_key",), ("warehouse_id",)),
-    "fact_daily_sales": (("warehouse_id", "date_key"), ("product_id", "date_key"), ("pair_key", "date_key")),
-    "fact_inventory_reconciliation": (
-        ("warehouse_id", "date_key"),
-        ("product_id", "date_key"),
-        ("pair_key", "date_key"),
-    ),
-    "sales_daily_by_warehouse": (("warehouse_id", "date_key"),),
-    "dim_stock_item": (("product_id",), ("warehouse_id",)),
-}
+# The published tables, in the registry's order (spark_jobs/registry.py declares each one).
+EXPECTED_TABLES = tuple(registry.TABLES)
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -188,6 +155,7 @@ def plan(conn: PgConnection, run_after: datetime, settings: dict[str, int], full
     missing = set(PLAN_SETTINGS) - set(settings)
     if missing:
         raise ValueError(f"plan needs the settings {sorted(missing)}")
+    prepare_staging(conn)
     with conn.cursor() as cur:
         cur.execute(
             "SELECT max(window_end), max(finished_at) FROM raw.ingest_batches "
@@ -209,6 +177,40 @@ def plan(conn: PgConnection, run_after: datetime, settings: dict[str, int], full
     return result
 
 
+def reshaped_tables(cur: PgCursor, schema: str) -> list[str]:
+    """The published tables whose columns in `schema` (names and types, in order) are not the registry's:
+    missing, or left by an older release."""
+    cur.execute(
+        "SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+        "JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND c.relname = ANY(%s) AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped "
+        "ORDER BY c.relname, a.attnum",
+        (schema, list(EXPECTED_TABLES)),
+    )
+    found: dict[str, list[tuple[str, str]]] = {}
+    for table, column, type_ in cur.fetchall():
+        found.setdefault(table, []).append((column, type_))
+    declared = {
+        name: [(c.name, c.type) for c in t.columns] + [(registry.REFRESHED_AT, registry.TIMESTAMP)]
+        for name, t in registry.TABLES.items()
+    }
+    return [name for name in EXPECTED_TABLES if found.get(name) != declared[name]]
+
+
+def prepare_staging(conn: PgConnection) -> list[str]:
+    """Make every staging table the registry's before the Spark job writes to it: one an older release left (or
+    that is missing) is dropped and created as declared. Staging is scratch space nobody else reads. Returns the
+    tables it replaced."""
+    with transaction(conn) as cur:
+        replaced = reshaped_tables(cur, "staging")
+        for name in replaced:
+            cur.execute(sql.SQL("DROP TABLE IF EXISTS staging.{}").format(sql.Identifier(name)))
+            cur.execute(registry.create_table(registry.TABLES[name], "staging"))
+    if replaced:
+        log.info("staging tables created as spark_jobs/registry.py declares them: %s", ", ".join(replaced))
+    return replaced
+
+
 def _choose(cur: PgCursor, as_of, watermark, settings, full_refresh, last) -> Plan:
     def full(reason: str) -> Plan:
         return Plan(as_of, None, watermark, "full", None, (), settings, reason)
@@ -217,6 +219,9 @@ def _choose(cur: PgCursor, as_of, watermark, settings, full_refresh, last) -> Pl
         return full("full_refresh requested")
     if last is None or last[2] is None:
         return full("nothing published yet")
+    reshaped = reshaped_tables(cur, "analytics")
+    if reshaped:
+        return full(f"published tables of an older release's shape: {', '.join(reshaped)}")
     base_id, base_as_of, base_watermark, base_settings = last
     if base_as_of > as_of:
         return full(f"older than the last publish (as of {base_as_of.isoformat()})")
@@ -475,19 +480,9 @@ def _columns(cur: PgCursor, schema: str, table: str) -> list[tuple[str, str]]:
     return cur.fetchall()
 
 
-def _create_from_staging(cur: PgCursor, name: sql.Identifier, entry: ManifestEntry) -> None:
-    cur.execute(sql.SQL("CREATE TABLE analytics.{} (LIKE {} INCLUDING DEFAULTS)").format(name, _staging(entry.table)))
-    if entry.keys:
-        cur.execute(
-            sql.SQL("ALTER TABLE analytics.{} ADD PRIMARY KEY ({})").format(
-                name, sql.SQL(", ").join(map(sql.Identifier, entry.keys))
-            )
-        )
-    for columns in INDEXES.get(entry.table, ()):
-        # Unnamed: PostgreSQL picks a free name (the table being replaced keeps its own until it is dropped).
-        cur.execute(
-            sql.SQL("CREATE INDEX ON analytics.{} ({})").format(name, sql.SQL(", ").join(map(sql.Identifier, columns)))
-        )
+def _create(cur: PgCursor, table: str) -> None:
+    """Create analytics.<table> as the registry declares it (the DDL file's statement: columns, key, indexes)."""
+    cur.execute(registry.create_table(registry.TABLES[table], "analytics"))
 
 
 def _grant(cur: PgCursor, table: sql.Identifier) -> None:
@@ -598,17 +593,16 @@ def publish(conn: PgConnection, run_id: str, plan_: Plan, lock_timeout: str = "1
             current = _columns(cur, "analytics", entry.table)
             _check_within_scope(cur, entry)
             if not current:
-                _create_from_staging(cur, name, entry)
+                _create(cur, entry.table)
             elif current != staged:
-                # The job's output changed shape (a new release): build the new table and swap it in.
+                # An older release's table (the plan sends such a run to a full rebuild): replaced in this
+                # transaction, so readers see the old table until the commit and the new one after it.
                 if entry.scope != "all":
                     raise QualityGateFailed(
                         f"{entry.table} changed shape: run build_inventory_analytics with full_refresh=true"
                     )
-                tmp = sql.Identifier(f"{entry.table}__old")
-                cur.execute(sql.SQL("ALTER TABLE analytics.{} RENAME TO {}").format(name, tmp))
-                _create_from_staging(cur, name, entry)
-                cur.execute(sql.SQL("DROP TABLE analytics.{}").format(tmp))
+                cur.execute(sql.SQL("DROP TABLE analytics.{}").format(name))
+                _create(cur, entry.table)
             deleted, inserted = _apply(cur, entry, [c for c, _ in staged])
             written[entry.table] = {"deleted": deleted, "inserted": inserted}
             _grant(cur, name)

@@ -1,11 +1,12 @@
 """Create, drop and verify the warehouse schema defined by the DDL files in sql/ddl/.
 
-`EXPECTED_TABLES` is the checklist `verify` holds the database to; a test keeps it equal to what the DDL
-creates, so the two cannot drift apart. docs/tables.md describes every table.
+`EXPECTED_TABLES`, the checklist `verify` holds the database to, is read from the DDL files themselves (a test
+keeps that reading equal to what applying them creates). docs/tables.md describes every table.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from psycopg2.extensions import connection as PgConnection
@@ -14,194 +15,48 @@ from include.inventory.db import SQL_DIR, load_sql, transaction
 
 SCHEMAS = ("raw", "staging", "analytics", "sim", "alerts", "portal")
 
-EXPECTED_TABLES: dict[str, tuple[str, ...]] = {
-    "raw.ingest_batches": (
-        "batch_id",
-        "kind",
-        "window_start",
-        "window_end",
-        "source",
-        "status",
-        "row_counts",
-        "rejected_count",
-        "started_at",
-        "finished_at",
-        "duration_ms",
-        "error",
-    ),
-    "raw.warehouse_locations": ("location_id", "location_name", "city", "state", "country", "created_at"),
-    "raw.warehouse": ("warehouse_id", "warehouse_name", "location_id", "capacity", "created_at"),
-    "raw.suppliers": ("supplier_id", "supplier_name", "contact_email", "contact_phone", "country", "created_at"),
-    "raw.products": (
-        "product_id",
-        "sku",
-        "product_name",
-        "category",
-        "brand",
-        "unit",
-        "cost_price",
-        "selling_price",
-        "lead_time",
-        "source_id",
-        "batch_id",
-        "created_at",
-        "updated_at",
-    ),
-    "raw.product_quarantine": ("quarantine_id", "batch_id", "source_id", "reason", "payload", "quarantined_at"),
-    "raw.product_suppliers": ("product_id", "supplier_id", "supply_price", "is_primary"),
-    "raw.inventory": ("inventory_id", "product_id", "warehouse_id", "quantity", "count_type", "counted_at", "batch_id"),
-    "raw.product_sales": (
-        "sale_id",
-        "product_id",
-        "warehouse_id",
-        "units_sold",
-        "unit_price",
-        "total_revenue",
-        "sale_date",
-        "batch_id",
-    ),
-    "raw.purchase_orders": (
-        "order_id",
-        "product_id",
-        "warehouse_id",
-        "supplier_id",
-        "quantity",
-        "unit_cost",
-        "ordered_at",
-        "expected_at",
-        "batch_id",
-    ),
-    "raw.stock_receipts": (
-        "receipt_id",
-        "order_id",
-        "product_id",
-        "warehouse_id",
-        "supplier_id",
-        "quantity",
-        "unit_cost",
-        "ordered_at",
-        "received_at",
-        "batch_id",
-    ),
-    "analytics.publish_log": (
-        "publish_id",
-        "run_id",
-        "as_of",
-        "from_date",
-        "watermark",
-        "tables",
-        "published_at",
-        "mode",
-        "pairs",
-        "settings",
-        "lag_seconds",
-    ),
-    "alerts.low_stock_episodes": (
-        "episode_id",
-        "product_id",
-        "warehouse_id",
-        "opened_at",
-        "closed_at",
-        "level",
-        "opened_quantity",
-        "last_quantity",
-        "notified_level",
-    ),
-    "alerts.freshness_episodes": (
-        "episode_id",
-        "opened_at",
-        "as_of_at_open",
-        "worst_lag_seconds",
-        "closed_at",
-        "lag_at_close_seconds",
-    ),
-    "alerts.alert_log": (
-        "alert_id",
-        "kind",
-        "dedup_key",
-        "recipients",
-        "subject",
-        "episode_keys",
-        "status",
-        "attempts",
-        "last_error",
-        "message_id",
-        "mime",
-        "created_at",
-        "sent_at",
-    ),
-    "sim.shrinkage_events": ("event_id", "product_id", "warehouse_id", "occurred_at", "units", "reason", "batch_id"),
-    "portal.inventory_managers": ("manager_id", "name", "email", "phone", "location_id", "active", "created_at"),
-    "portal.accounts": (
-        "account_id",
-        "role",
-        "name",
-        "email",
-        "phone",
-        "password_hash",
-        "address",
-        "location_id",
-        "store_name",
-        "department",
-        "manager_id",
-        "active",
-        "created_at",
-        "last_login_at",
-        "email_verified_at",
-        "password_changed_at",
-    ),
-    "portal.registrations": (
-        "registration_id",
-        "role",
-        "name",
-        "email",
-        "phone",
-        "password_hash",
-        "address",
-        "location_id",
-        "store_name",
-        "department",
-        "token_hash",
-        "client_ip",
-        "created_at",
-        "expires_at",
-        "confirmed_at",
-        "account_id",
-    ),
-    "portal.password_resets": (
-        "reset_id",
-        "account_id",
-        "token_hash",
-        "client_ip",
-        "created_at",
-        "expires_at",
-        "used_at",
-    ),
-    "portal.sessions": (
-        "session_hash",
-        "account_id",
-        "client_ip",
-        "created_at",
-        "last_seen_at",
-        "revoked_at",
-        "revoked_reason",
-    ),
-    "portal.password_checks": (
-        "check_id",
-        "account_key",
-        "client_ip",
-        "device",
-        "trusted",
-        "purpose",
-        "succeeded",
-        "checked_at",
-    ),
-    "portal.rate_events": ("event_id", "kind", "key", "happened_at"),
-}
+_CREATE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+\.\w+) \((.*?)\n\);", re.S)
+_ALTER = re.compile(r"ALTER TABLE (\w+\.\w+)\s(.*?);", re.S)
+_ADD_COLUMN = re.compile(r"ADD COLUMN IF NOT EXISTS (\w+)")
+_CONSTRAINT = ("PRIMARY", "UNIQUE", "CONSTRAINT", "CHECK", "FOREIGN", "EXCLUDE")
+
+
+def _top_level_items(body: str) -> list[str]:
+    """A CREATE TABLE body split at the commas outside parentheses."""
+    items, depth, start = [], 0, 0
+    for i, ch in enumerate(body):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if ch == "," and depth == 0:
+            items.append(body[start:i])
+            start = i + 1
+    return [*items, body[start:]]
+
+
+def declared_tables(files: list[str] | None = None) -> dict[str, tuple[str, ...]]:
+    """Every table the DDL files create, with its columns in order: read from the DDL itself (its CREATE TABLE
+    statements and the columns later ALTER TABLEs add), so the DDL stays the one source. A test holds this
+    reading to what applying the files really creates."""
+    tables: dict[str, list[str]] = {}
+    for name in files or ddl_files():
+        text = "\n".join(line.split("--", 1)[0].rstrip() for line in load_sql(name).splitlines())
+        for match in _CREATE.finditer(text):
+            columns = [item.split()[0] for item in _top_level_items(match[2]) if item.strip()]
+            tables.setdefault(match[1], [c for c in columns if c.upper() not in _CONSTRAINT])
+        for match in _ALTER.finditer(text):
+            if match[1] in tables:
+                tables[match[1]] += [c for c in _ADD_COLUMN.findall(match[2]) if c not in tables[match[1]]]
+    return {table: tuple(columns) for table, columns in tables.items()}
 
 
 def ddl_files() -> list[str]:
     return sorted(f"ddl/{p.name}" for p in (SQL_DIR / "ddl").glob("*.sql"))
+
+
+# What `verify` holds the database to: the tables and columns, and which tables have a primary key.
+EXPECTED_TABLES: dict[str, tuple[str, ...]] = declared_tables()
+KEYED_TABLES = frozenset(
+    m[1] for name in ddl_files() for m in _CREATE.finditer(load_sql(name)) if "PRIMARY KEY" in m[2].upper()
+)
 
 
 def create(conn: PgConnection) -> list[str]:
@@ -288,6 +143,6 @@ def verify(conn: PgConnection) -> Verification:
             continue
         result.checked_tables += 1
         result.missing_columns += [f"{table}.{c}" for c in columns if c not in found[table]]
-        if table not in with_pk:
+        if table in KEYED_TABLES and table not in with_pk:
             result.tables_without_primary_key.append(table)
     return result

@@ -1,6 +1,6 @@
--- The analytics data tables are created by the publish step from what the Spark job wrote to staging (their
--- columns are described in docs/metrics.md). This log records every publish: dashboards show its as_of, and
--- the next run starts its incremental window from its watermark.
+-- The publish machinery. The published tables themselves are declared in spark_jobs/registry.py (their DDL:
+-- 045_published_tables.sql). This log records every publish: dashboards show its as_of, and the next run starts
+-- its incremental window from its watermark.
 -- Freshness: as_of is the newest source minute a publish covers (the end of the last simulated window), so
 -- lag_seconds (publish time - as_of) is how far behind the minute the readers were once it committed.
 CREATE TABLE IF NOT EXISTS analytics.publish_log (
@@ -25,3 +25,15 @@ COMMENT ON TABLE analytics.publish_log IS
 COMMENT ON COLUMN analytics.publish_log.mode IS
     'full: every table rebuilt; window: fact days from from_date, the rest whole; pairs: only the pairs the new batches touched.';
 COMMENT ON COLUMN analytics.publish_log.tables IS 'Rows deleted and inserted per table (only rows that changed are written).';
+
+-- What the Spark job staged, one row per table (the last thing it writes): which part of each published table
+-- the staged rows replace. The publish step refuses a manifest of another run (build_analytics.manifest_rows).
+CREATE TABLE IF NOT EXISTS staging.publish_manifest (
+    table_name      text NOT NULL,
+    key_columns     text,
+    scope           text NOT NULL,
+    from_date       date,
+    as_of           timestamptz,
+    run_id          text NOT NULL,
+    refreshed_at    timestamptz NOT NULL
+);

@@ -49,10 +49,12 @@ def run(conn, statement: str) -> None:
 
 @pytest.fixture
 def warehouse(fresh_schema):
-    """The schema with two analytics tables created the way publish creates them, and a staging table."""
+    """The schema with two small stand-ins for analytics tables, and a staging table (the declared ones, which the
+    schema creates empty, make way for them)."""
     run(
         fresh_schema,
         """
+        DROP TABLE analytics.current_stock, staging.current_stock, analytics.kpi_sales_summary;
         CREATE TABLE analytics.current_stock (product_id integer PRIMARY KEY, quantity integer NOT NULL);
         INSERT INTO analytics.current_stock VALUES (1, 10), (2, 0);
         CREATE TABLE staging.current_stock (product_id integer PRIMARY KEY, quantity integer NOT NULL);
@@ -261,9 +263,13 @@ def test_a_plain_database_owner_applies_the_ddl(fresh_schema, warehouse_db):
                 schema.create(conn)  # as the owner; bi_reader exists (fresh_schema created it)
                 schema.create(conn)  # and again, as every refresh does
                 assert schema.verify(conn).ok
+                # The declared tables are readable, and so is one the owner re-creates later (as a publish that
+                # replaces an older release's table does).
+                assert as_role(conn, "SELECT count(*) FROM analytics.dim_date") == [(0,)]
                 run(
                     conn,
-                    "CREATE TABLE analytics.sales_daily (units bigint); INSERT INTO analytics.sales_daily VALUES (7)",
+                    "DROP TABLE analytics.sales_daily; CREATE TABLE analytics.sales_daily (units bigint); "
+                    "INSERT INTO analytics.sales_daily VALUES (7)",
                 )
                 assert as_role(conn, "SELECT units FROM analytics.sales_daily") == [(7,)]
                 with pytest.raises(psycopg2.errors.InsufficientPrivilege):

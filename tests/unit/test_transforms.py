@@ -306,7 +306,7 @@ def test_low_stock_reorder_point_and_order_from_the_exact_demand(spark, dims):
     products = dims[0]
     stock = frame(
         spark,
-        S.CURRENT_STOCK,
+        S.OUTPUTS["current_stock"],
         [
             stock_row(2, 10, 4),
             stock_row(1, 20, 0),
@@ -373,7 +373,7 @@ def test_inventory_aging_fifo_layers_buckets_and_opening_stock(spark):
     def days_ago(days: int, seconds: int = 0) -> datetime:
         return AS_OF - timedelta(days=days, seconds=seconds)
 
-    stock = frame(spark, S.CURRENT_STOCK, [stock_row(1, 10, 100), stock_row(2, 20, 15)])
+    stock = frame(spark, S.OUTPUTS["current_stock"], [stock_row(1, 10, 100), stock_row(2, 20, 15)])
     receipts = spark.createDataFrame(
         [
             # (1, 10): 7 receipts of 10 at the bucket boundaries = 70 < 100 on hand
@@ -414,7 +414,7 @@ def test_inventory_aging_fifo_layers_buckets_and_opening_stock(spark):
 
 def test_inventory_aging_counts_calendar_days(spark):
     """A layer's age is as_of's date minus the date it arrived: a receipt at 23:59 is a day old at 00:01."""
-    stock = frame(spark, S.CURRENT_STOCK, [stock_row(1, 10, 15)])
+    stock = frame(spark, S.OUTPUTS["current_stock"], [stock_row(1, 10, 15)])
     receipts = spark.createDataFrame(
         [
             ("PO-a", 1, 10, 1, 5, D("2.00"), at(1), at(9, 23, 59)),  # 1 day old at 03-10 00:01
@@ -460,7 +460,7 @@ def test_dim_products_price_band_primary_supplier_and_abc_class(spark):
     }
     rows = [r[:6] + (D(prices[r[0]][0]), D(prices[r[0]][1]), r[8]) + expected[r[0]] for r in PRODUCT_ROWS]
     assertDataFrameEqual(
-        T.dim_products(products, links, demand), spark.createDataFrame(rows, S.DIM_PRODUCTS), rtol=0, atol=0
+        T.dim_products(products, links, demand), spark.createDataFrame(rows, S.OUTPUTS["dim_products"]), rtol=0, atol=0
     )
 
 
@@ -684,10 +684,10 @@ def _metrics_inputs(spark, stock: list[dict], demand: list[tuple], fact: list[tu
         return [dict(zip(("date_key", "product_id", "warehouse_id", last), v, strict=True)) for v in values]
 
     return (
-        frame(spark, S.CURRENT_STOCK, stock),
+        frame(spark, S.OUTPUTS["current_stock"], stock),
         spark.createDataFrame(demand, S.AVERAGE_DAILY_DEMAND),
-        frame(spark, S.FACT_DAILY_SALES, rows("units", fact)),
-        frame(spark, S.FACT_INVENTORY_RECONCILIATION, rows("actual_closing_stock", recon)),
+        frame(spark, S.OUTPUTS["fact_daily_sales"], rows("units", fact)),
+        frame(spark, S.OUTPUTS["fact_inventory_reconciliation"], rows("actual_closing_stock", recon)),
     )
 
 
@@ -763,7 +763,7 @@ def test_abc_class_boundaries(spark, dims):
 def test_kpi_inventory_summary(spark):
     stock = frame(
         spark,
-        S.CURRENT_STOCK,
+        S.OUTPUTS["current_stock"],
         [
             stock_row(1, 10, 40, stock_value=D("100.00")),
             stock_row(2, 10, 100, stock_value=D("135.00")),
@@ -772,7 +772,7 @@ def test_kpi_inventory_summary(spark):
     )
     aging = frame(
         spark,
-        S.INVENTORY_AGING,
+        S.OUTPUTS["inventory_aging"],
         [
             dict(
                 product_id=1, warehouse_id=10, bucket_order=1, units=10, unit_age_days_sum=50, aging_threshold_days=90
@@ -788,7 +788,7 @@ def test_kpi_inventory_summary(spark):
     )
     metrics = frame(
         spark,
-        S.PRODUCT_INVENTORY_METRICS,
+        S.OUTPUTS["product_inventory_metrics"],
         [
             dict(product_id=1, warehouse_id=10, cogs=D("25.00"), avg_inventory_value=D("112.50"))
             | dict(avg_daily_demand=D("1.3333"), is_overstock=False),
@@ -797,7 +797,7 @@ def test_kpi_inventory_summary(spark):
             dict(product_id=1, warehouse_id=20, avg_inventory_value=None, is_overstock=False),
         ],
     )
-    low = frame(spark, S.LOW_STOCK_DATA, [stock_row(1, 20, 0), stock_row(1, 10, 40)])
+    low = frame(spark, S.OUTPUTS["low_stock_data"], [stock_row(1, 20, 0), stock_row(1, 10, 40)])
     assert_table(
         spark,
         T.kpi_inventory_summary(stock, aging, metrics, low, aging_threshold_days=90),
@@ -842,7 +842,7 @@ def test_kpi_inventory_summary_of_nothing_is_one_row_of_zeros(spark):
 def test_low_stock_by_warehouse(spark):
     low = frame(
         spark,
-        S.LOW_STOCK_DATA,
+        S.OUTPUTS["low_stock_data"],
         [
             stock_row(1, 10, 0, is_stock_out=True, suggested_order_qty=40),
             stock_row(2, 10, 3, suggested_order_qty=25),
@@ -881,7 +881,7 @@ def test_sales_daily_growth_on_complete_days_the_day_under_way_flagged(spark):
             _fact(7, 1, 10, 3, "16.02"),
             _fact(8, 1, 10, 1, "0.50"),
         ],
-        S.FACT_DAILY_SALES,
+        S.OUTPUTS["fact_daily_sales"],
     )
 
     def day(n, units, revenue, transactions, growth, complete=True):
@@ -923,7 +923,7 @@ def test_sales_daily_growth_on_complete_days_the_day_under_way_flagged(spark):
 def test_kpi_sales_summary_day_on_day_on_complete_days(spark, as_of, expected):
     daily = frame(
         spark,
-        S.SALES_DAILY,
+        S.OUTPUTS["sales_daily"],
         [
             dict(date_key=d(n), revenue=D(revenue), units=units)
             for n, revenue, units in [
@@ -959,7 +959,7 @@ def test_top_products_one_labelled_list_per_ranking_ties_sharing_a_rank(spark, d
             _fact(1, 3, 10, 100, "100.00"),  # before the period
             _fact(4, 4, 20, 2, "8.00"),
         ],
-        S.FACT_DAILY_SALES,
+        S.OUTPUTS["fact_daily_sales"],
     )
 
     def top(ranking, rank, product_id, units, revenue):
@@ -988,7 +988,7 @@ def test_sales_daily_by_warehouse(spark):
     fact = spark.createDataFrame(
         [_fact(9, 1, 10, 5, "20.00", 2), _fact(9, 2, 10, 1, "2.00"), _fact(9, 3, 20, 10, "6.00")]
         + [_fact(10, 1, 10, 1, "4.00")],
-        S.FACT_DAILY_SALES,
+        S.OUTPUTS["fact_daily_sales"],
     )
     assert_table(
         spark,
@@ -1005,7 +1005,7 @@ def test_sales_daily_by_warehouse(spark):
 def test_sales_by_warehouse(spark, dims):
     fact = spark.createDataFrame(
         [_fact(9, 1, 10, 5, "20.00"), _fact(8, 2, 10, 10, "13.50"), _fact(1, 1, 10, 7, "28.00")],
-        S.FACT_DAILY_SALES,
+        S.OUTPUTS["fact_daily_sales"],
     )
     assert_table(
         spark,
@@ -1038,13 +1038,13 @@ def test_every_rollup_table_built_from_a_split_equals_the_whole(spark, dims):
     products, warehouses, locations = dims
     stock = frame(
         spark,
-        S.CURRENT_STOCK,
+        S.OUTPUTS["current_stock"],
         [stock_row(1, 10, 40, stock_value=D("100.00")), stock_row(2, 10, 100, stock_value=D("135.00"))]
         + [stock_row(1, 20, 0), stock_row(3, 20, 7, stock_value=D("7.00"))],
     )
     aging = frame(
         spark,
-        S.INVENTORY_AGING,
+        S.OUTPUTS["inventory_aging"],
         [
             dict(product_id=1, warehouse_id=10, bucket_order=1, units=10, unit_age_days_sum=50)
             | dict(aging_threshold_days=90),
@@ -1056,7 +1056,7 @@ def test_every_rollup_table_built_from_a_split_equals_the_whole(spark, dims):
     )
     metrics = frame(
         spark,
-        S.PRODUCT_INVENTORY_METRICS,
+        S.OUTPUTS["product_inventory_metrics"],
         [
             dict(product_id=1, warehouse_id=10, cogs=D("25.00"), avg_inventory_value=D("112.50"))
             | dict(avg_daily_demand=D("1.3333"), is_overstock=False),
@@ -1067,7 +1067,7 @@ def test_every_rollup_table_built_from_a_split_equals_the_whole(spark, dims):
     )
     low = frame(
         spark,
-        S.LOW_STOCK_DATA,
+        S.OUTPUTS["low_stock_data"],
         [
             stock_row(1, 20, 0, is_stock_out=True, suggested_order_qty=40),
             stock_row(1, 10, 40, suggested_order_qty=5),
@@ -1077,7 +1077,7 @@ def test_every_rollup_table_built_from_a_split_equals_the_whole(spark, dims):
     fact = spark.createDataFrame(
         [_fact(9, 1, 10, 5, "20.00", 2), _fact(10, 1, 10, 1, "4.00"), _fact(8, 2, 10, 10, "13.50", 3)]
         + [_fact(9, 3, 20, 10, "6.00"), _fact(10, 3, 20, 2, "1.20"), _fact(1, 3, 20, 100, "100.00")],
-        S.FACT_DAILY_SALES,
+        S.OUTPUTS["fact_daily_sales"],
     )
     (stock_a, stock_b), (aging_a, aging_b), (metrics_a, metrics_b), (low_a, low_b), (fact_a, fact_b) = (
         _split(df) for df in (stock, aging, metrics, low, fact)
