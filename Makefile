@@ -6,7 +6,7 @@ ENV := source scripts/env.sh &&
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: help install db db-stop demo test lint airflow portal bench clean
+.PHONY: help install db db-stop demo test lint ddl airflow portal bench clean
 
 help:
 	@echo "make demo     run the pipeline end to end (installs, starts a local PostgreSQL if none is configured)"
@@ -15,6 +15,7 @@ help:
 	@echo "make portal   the manager portal alone, on http://localhost:8090 (include/portal)"
 	@echo "              ports: LOCAL_PG_PORT, MAIL_SINK_PORT, AIRFLOW__API__PORT, PORTAL_PORT (README, Configuration)"
 	@echo "make bench    benchmarks (bench/results/S.md); BENCH_ARGS=\"--scale M\" etc., see python -m bench --help"
+	@echo "make ddl      write the published tables' DDL and docs from spark_jobs/registry.py"
 	@echo "make db / db-stop   start / stop the project-local PostgreSQL"
 	@echo "make clean    stop the local cluster and remove .local/ (all local data)"
 
@@ -36,6 +37,9 @@ demo: db
 lint: install
 	@$(ENV) ruff check dags include spark_jobs tests scripts docker bench tools && ruff format --check --quiet dags include spark_jobs tests scripts docker bench tools \
 	  || { echo "lint failed: run 'ruff check --fix' and 'ruff format' (from .venv/bin)"; exit 1; }
+
+ddl: install
+	@$(ENV) python -m spark_jobs.registry --write
 
 test: lint db
 	@$(ENV) rc=0; python -m pytest $(PYTEST_ARGS) || rc=$$?; \

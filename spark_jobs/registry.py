@@ -480,9 +480,9 @@ MODES = ("window", "pairs")  # the incremental modes (a full run replaces every 
 SCOPES = ("all", "days", "pairs", "pair_days", "keys", "skip")
 
 
-def _validate() -> None:
+def validate(tables: tuple[Table, ...]) -> None:
     """The registry's own rules, checked at import: a bad entry fails every consumer at once, naming itself."""
-    for t in _TABLES:
+    for t in tables:
         names = t.column_names
         problems = []
         if len(set(names)) != len(names):
@@ -490,7 +490,7 @@ def _validate() -> None:
         if REFRESHED_AT in names:
             problems.append(f"{REFRESHED_AT} is added by the I/O layer, not declared")
         problems += [f"key {k} is not a column" for k in t.keys if k not in names]
-        problems += [f"key {k} may be null" for k in t.keys if next(c for c in t.columns if c.name == k).nullable]
+        problems += [f"key {c.name} may be null" for c in t.columns if c.name in t.keys and c.nullable]
         problems += [f"index column {c} is not a column" for ix in t.indexes for c in ix if c not in names]
         if t.kind not in KINDS:
             problems.append(f"kind {t.kind!r} is not one of {KINDS}")
@@ -500,7 +500,7 @@ def _validate() -> None:
             raise ValueError(f"spark_jobs/registry.py, table {t.name}: " + "; ".join(problems))
 
 
-_validate()
+validate(_TABLES)
 
 # ------------------------------------------------------------------------------------------------ DDL
 

@@ -72,40 +72,21 @@ def daily_units(p: int, w: int, day: date) -> int:
     return (p * 3 + w * 5 + day.toordinal()) % 9
 
 
-def _sql_type(data_type) -> str:
-    from pyspark.sql import types as T
-
-    if isinstance(data_type, T.DecimalType):
-        return f"numeric({data_type.precision}, {data_type.scale})"
-    return {
-        T.IntegerType: "integer",
-        T.LongType: "bigint",
-        T.StringType: "text",
-        T.DateType: "date",
-        T.TimestampType: "timestamptz",
-        T.BooleanType: "boolean",
-    }[type(data_type)]
-
-
 def create_analytics_tables(cur) -> list[str]:
-    """Every published table, with the columns the Spark job writes (+ refreshed_at) and its unique key."""
-    from include.inventory.analytics import EXPECTED_TABLES
-    from spark_jobs.schemas import OUTPUT_KEYS, OUTPUTS
+    """Every published table as spark_jobs/registry.py declares it (the DDL's statement: columns, types, key), then
+    relaxed so a seed fills only the columns the portal reads: no NOT NULL outside the key, refreshed_at now()."""
+    from spark_jobs import registry
 
-    for table in EXPECTED_TABLES:
-        schema_name = table
-        columns = [
-            sql.SQL("{} {}").format(sql.Identifier(f.name), sql.SQL(_sql_type(f.dataType)))
-            for f in OUTPUTS[schema_name].fields
-        ]
-        columns.append(sql.SQL("refreshed_at timestamptz NOT NULL DEFAULT now()"))
-        if OUTPUT_KEYS[schema_name]:
-            keys = sql.SQL(", ").join(map(sql.Identifier, OUTPUT_KEYS[schema_name]))
-            columns.append(sql.SQL("PRIMARY KEY ({})").format(keys))
-        cur.execute(
-            sql.SQL("CREATE TABLE analytics.{} ({})").format(sql.Identifier(table), sql.SQL(", ").join(columns))
-        )
-    return list(EXPECTED_TABLES)
+    for table in registry.TABLES.values():
+        name = sql.Identifier(table.name)
+        cur.execute(sql.SQL("DROP TABLE IF EXISTS analytics.{}").format(name))
+        cur.execute(registry.create_table(table, "analytics"))
+        for column in (c.name for c in table.columns if c.name not in table.keys):
+            cur.execute(
+                sql.SQL("ALTER TABLE analytics.{} ALTER COLUMN {} DROP NOT NULL").format(name, sql.Identifier(column))
+            )
+        cur.execute(sql.SQL("ALTER TABLE analytics.{} ALTER COLUMN refreshed_at SET DEFAULT now()").format(name))
+    return list(registry.TABLES)
 
 
 def insert(cur, table: str, rows: list[dict]) -> None:
