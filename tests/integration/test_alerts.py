@@ -21,6 +21,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from published_tables import create_published_tables
 
 from include.inventory import alerts, schema
 from include.inventory.db import transaction
@@ -31,19 +32,12 @@ THRESHOLD = 10
 HOSTILE = '<script>alert(1)</script> & "x"'
 INJECTED = "\r\nBcc: intruder@example.net"
 
-ANALYTICS_DDL = """
-CREATE TABLE analytics.current_stock (
-    product_id integer, sku text, product_name text, warehouse_id integer, warehouse_name text,
-    location_id integer, location_name text, quantity integer, on_order_qty bigint,
-    PRIMARY KEY (product_id, warehouse_id));
-CREATE TABLE analytics.low_stock_data (
-    product_id integer, warehouse_id integer, quantity integer, reorder_point integer, suggested_order_qty integer,
-    days_of_cover numeric(12, 2), is_stock_out boolean, PRIMARY KEY (product_id, warehouse_id));
-CREATE TABLE analytics.fact_inventory_reconciliation (
-    date_key date, product_id integer, warehouse_id integer, sku text, product_name text,
-    expected_closing_stock integer, actual_closing_stock integer, discrepancy_amount integer,
-    discrepancy_value numeric(18, 2), PRIMARY KEY (date_key, product_id, warehouse_id));
-"""
+# The published tables the alerts read, declared (tests/published_tables.py); each test writes the columns it needs.
+ALERT_INPUTS = ["current_stock", "low_stock_data", "fact_inventory_reconciliation"]
+RECONCILIATION = (
+    "date_key, product_id, warehouse_id, sku, product_name, expected_closing_stock, actual_closing_stock, "
+    "discrepancy_amount, discrepancy_value"
+)
 LOCATIONS = [(1, "North"), (2, "South"), (3, "East")]
 WAREHOUSES = {1: ("North A" + INJECTED, 1), 2: ("North B", 1), 3: ("South A", 2), 4: ("East A", 3)}
 PRODUCTS = {1: "Widget", 2: HOSTILE, 3: "Gadget"}
@@ -102,7 +96,7 @@ def db(fresh_schema):
         cur.execute("DROP SCHEMA IF EXISTS alerts CASCADE")
     schema.create(conn)
     with transaction(conn) as cur:
-        cur.execute(ANALYTICS_DDL)
+        create_published_tables(cur, ALERT_INPUTS)
         for location_id, name in LOCATIONS:
             cur.execute(
                 "INSERT INTO raw.warehouse_locations (location_id, location_name, city, country) "
@@ -133,7 +127,8 @@ def set_stock(conn, levels: dict[tuple[int, int], int], on_order: dict[tuple[int
             warehouse, location_id = WAREHOUSES[warehouse_id]
             ordered = on_order.get((product_id, warehouse_id), 0)
             cur.execute(
-                "INSERT INTO analytics.current_stock VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                "INSERT INTO analytics.current_stock (product_id, sku, product_name, warehouse_id, warehouse_name, "
+                "location_id, location_name, quantity, on_order_qty) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 (
                     product_id,
                     f"SKU-{product_id:05d}",
@@ -149,7 +144,8 @@ def set_stock(conn, levels: dict[tuple[int, int], int], on_order: dict[tuple[int
             if quantity <= THRESHOLD:
                 cover = None if product_id == 3 else Decimal(quantity) / 2
                 cur.execute(
-                    "INSERT INTO analytics.low_stock_data VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                    "INSERT INTO analytics.low_stock_data (product_id, warehouse_id, quantity, reorder_point, "
+                    "suggested_order_qty, days_of_cover, is_stock_out) VALUES (%s, %s, %s, %s, %s, %s, %s)",
                     (product_id, warehouse_id, quantity, 12, max(0, 40 - quantity - ordered), cover, quantity == 0),
                 )
 
@@ -372,7 +368,8 @@ def test_discrepancy_digest_once_per_day(db, sink):
             (T0.date(), 3, 4, -4, Decimal("-8.00")),  # the next day (as_of's own, still partial at T0)
         ]:
             cur.execute(
-                "INSERT INTO analytics.fact_inventory_reconciliation VALUES (%s, %s, %s, %s, %s, 50, %s, %s, %s)",
+                f"INSERT INTO analytics.fact_inventory_reconciliation ({RECONCILIATION}) "
+                "VALUES (%s, %s, %s, %s, %s, 50, %s, %s, %s)",
                 (date_key, product_id, warehouse_id, f"SKU-{product_id:05d}", PRODUCTS[product_id])
                 + (50 + amount, amount, value),
             )
@@ -511,7 +508,8 @@ def test_the_discrepancy_digest_says_its_as_of_and_links_managers_to_the_portal(
     day = T0.date() - timedelta(days=1)
     with transaction(db) as cur:
         cur.execute(
-            "INSERT INTO analytics.fact_inventory_reconciliation VALUES (%s, 1, 1, 'SKU-00001', 'Widget', 50, 47, -3, "
+            f"INSERT INTO analytics.fact_inventory_reconciliation ({RECONCILIATION}) VALUES (%s, 1, 1, 'SKU-00001', "
+            "'Widget', 50, 47, -3, "
             "-7.50)",
             (day,),
         )

@@ -17,6 +17,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from psycopg2 import sql
 from psycopg2.extras import execute_values
+from published_tables import create_published_tables
 
 from include.inventory.analytics import default_settings
 from include.inventory.db import transaction
@@ -73,20 +74,8 @@ def daily_units(p: int, w: int, day: date) -> int:
 
 
 def create_analytics_tables(cur) -> list[str]:
-    """Every published table as spark_jobs/registry.py declares it (the DDL's statement: columns, types, key), then
-    relaxed so a seed fills only the columns the portal reads: no NOT NULL outside the key, refreshed_at now()."""
-    from spark_jobs import registry
-
-    for table in registry.TABLES.values():
-        name = sql.Identifier(table.name)
-        cur.execute(sql.SQL("DROP TABLE IF EXISTS analytics.{}").format(name))
-        cur.execute(registry.create_table(table, "analytics"))
-        for column in (c.name for c in table.columns if c.name not in table.keys):
-            cur.execute(
-                sql.SQL("ALTER TABLE analytics.{} ALTER COLUMN {} DROP NOT NULL").format(name, sql.Identifier(column))
-            )
-        cur.execute(sql.SQL("ALTER TABLE analytics.{} ALTER COLUMN refreshed_at SET DEFAULT now()").format(name))
-    return list(registry.TABLES)
+    """Every published table, declared (tests/published_tables.py), for the seed's partial rows."""
+    return create_published_tables(cur)
 
 
 def insert(cur, table: str, rows: list[dict]) -> None:
