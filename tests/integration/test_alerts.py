@@ -21,7 +21,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from published_tables import create_published_tables
+from db_helpers import create_published_tables
 
 from include.inventory import alerts, schema
 from include.inventory.db import transaction
@@ -32,7 +32,7 @@ THRESHOLD = 10
 HOSTILE = '<script>alert(1)</script> & "x"'
 INJECTED = "\r\nBcc: intruder@example.net"
 
-# The published tables the alerts read, declared (tests/published_tables.py); each test writes the columns it needs.
+# The published tables the alerts read, declared (tests/db_helpers.py); each test writes the columns it needs.
 ALERT_INPUTS = ["current_stock", "low_stock_data", "fact_inventory_reconciliation"]
 RECONCILIATION = (
     "date_key, product_id, warehouse_id, sku, product_name, expected_closing_stock, actual_closing_stock, "

@@ -18,6 +18,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 from analytics_helpers import DAGS_DIR, on_order_against_raw, orphan_keys, published, run_analytics
+from db_helpers import rows as query
 
 from include.inventory import analytics
 from include.inventory import simulation as sim
@@ -27,14 +28,6 @@ pytestmark = pytest.mark.slow
 
 CONFIG = sim.SimConfig(seed=2026, locations=2, warehouses=3, suppliers=5, shrinkage_per_pair_day=0.05)
 END = datetime(2026, 9, 1, tzinfo=UTC)
-
-
-def query(conn, text: str, params=()) -> list[tuple]:
-    with conn.cursor() as cur:
-        cur.execute(text, params)
-        rows = cur.fetchall()
-    conn.rollback()
-    return rows
 
 
 @pytest.fixture(scope="module")

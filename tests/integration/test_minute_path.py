@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from analytics_helpers import on_order_against_raw, orphan_keys, published, run_analytics
+from db_helpers import rows as query
 
 from include.inventory import simulation as sim
 from include.inventory.batches import Batch, run_batch
@@ -24,14 +25,6 @@ CONFIG = sim.SimConfig(seed=7, locations=2, warehouses=3, suppliers=4, shrinkage
 END = datetime(2026, 10, 1, tzinfo=UTC)  # the history ends at 00:00
 EVENING = END + timedelta(hours=23, minutes=57)  # the minutes start at 23:57 and cross the next midnight
 MINUTE = timedelta(minutes=1)
-
-
-def query(conn, text: str, params=()) -> list[tuple]:
-    with conn.cursor() as cur:
-        cur.execute(text, params)
-        rows = cur.fetchall()
-    conn.rollback()
-    return rows
 
 
 def last_publish(conn) -> dict:

@@ -15,9 +15,9 @@ import math
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+from db_helpers import create_published_tables
 from psycopg2 import sql
 from psycopg2.extras import execute_values
-from published_tables import create_published_tables
 
 from include.inventory.analytics import default_settings
 from include.inventory.db import transaction
@@ -74,7 +74,7 @@ def daily_units(p: int, w: int, day: date) -> int:
 
 
 def create_analytics_tables(cur) -> list[str]:
-    """Every published table, declared (tests/published_tables.py), for the seed's partial rows."""
+    """Every published table, declared (tests/db_helpers.py), for the seed's partial rows."""
     return create_published_tables(cur)
 
 

@@ -12,6 +12,7 @@ from datetime import timedelta
 import psycopg2.errors
 import pytest
 from argon2 import PasswordHasher
+from db_helpers import rows
 from portal_helpers import (
     EMAIL,
     PASSWORD,
@@ -28,15 +29,6 @@ from include.portal.accounts import INVENTORY_MANAGER, STORE_MANAGER
 from include.portal.app import LOGIN_FAILED, SESSION_COOKIE
 from include.portal.config import PortalSettings
 from include.portal.security import Passwords, make_hasher
-
-
-def rows(conn, query: str, params=()) -> list[tuple]:
-    with conn.cursor() as cur:
-        cur.execute(query, params)
-        found = cur.fetchall()
-    conn.rollback()
-    return found
-
 
 # ------------------------------------------------------------------------------------------------ registration
 

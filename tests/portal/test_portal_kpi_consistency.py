@@ -14,6 +14,7 @@ from decimal import Decimal
 
 import portal_seed
 import pytest
+from db_helpers import rows as fetch
 from psycopg2 import sql
 
 from include.inventory import db
@@ -101,14 +102,6 @@ def query(conn, name: str, params: dict) -> list[dict]:
     with conn.cursor() as cur:
         cur.execute("SET LOCAL ROLE bi_reader")
         rows = dashboards._rows(cur, name, params)
-    conn.rollback()
-    return rows
-
-
-def fetch(conn, statement: str, params=()) -> list[tuple]:
-    with conn.cursor() as cur:
-        cur.execute(statement, params)
-        rows = cur.fetchall()
     conn.rollback()
     return rows
 

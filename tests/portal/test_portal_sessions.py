@@ -8,19 +8,12 @@ import threading
 from datetime import timedelta
 
 import pytest
+from db_helpers import rows
 from portal_helpers import EMAIL, PASSWORD, csrf_token, login, registered_and_logged_in
 
 from include.portal.accounts import INVENTORY_MANAGER, STORE_MANAGER
 from include.portal.app import SESSION_COOKIE
 from include.portal.security import DeviceCookie
-
-
-def rows(conn, query: str, params=()) -> list[tuple]:
-    with conn.cursor() as cur:
-        cur.execute(query, params)
-        found = cur.fetchall()
-    conn.rollback()
-    return found
 
 
 def log_out(client) -> None:

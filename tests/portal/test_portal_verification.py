@@ -9,6 +9,7 @@ import statistics
 import time
 
 import pytest
+from db_helpers import rows
 from portal_helpers import (
     EMAIL,
     PASSWORD,
@@ -27,14 +28,6 @@ from include.portal.accounts import INVENTORY_MANAGER, STORE_MANAGER
 DONNA = "donna.kim@example.com"
 NEW_PASSWORD = "orange kettle harbour 42"
 DONNAS_PASSWORD = "donna keeps bees in autumn"
-
-
-def rows(conn, query: str, params=()) -> list[tuple]:
-    with conn.cursor() as cur:
-        cur.execute(query, params)
-        found = cur.fetchall()
-    conn.rollback()
-    return found
 
 
 def body(message) -> str:

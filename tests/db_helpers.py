@@ -1,10 +1,19 @@
-"""Published tables for tests that write their own rows into `analytics` (portal and alert tests)."""
+"""Database helpers the test tiers share: read rows, and the published tables for tests that write their own."""
 
 from __future__ import annotations
 
 from psycopg2 import sql
 
 from spark_jobs import registry
+
+
+def rows(conn, statement: str, params=()) -> list[tuple]:
+    """The statement's rows, in a transaction of their own (rolled back)."""
+    with conn.cursor() as cur:
+        cur.execute(statement, params)
+        found = cur.fetchall()
+    conn.rollback()
+    return found
 
 
 def create_published_tables(cur, names: list[str] | None = None) -> list[str]:
