@@ -99,11 +99,21 @@ def answers(port: int, timeout: float = 1.0) -> bool:
 
 
 def _pid(server: Server) -> int | None:
+    """The running server's pid, or None. A server this process started and that has exited is reaped first: a
+    zombie still answers kill(pid, 0), and `stop` would wait out its whole timeout for it."""
     try:
         pid = int(server.pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return None
+    except ChildProcessError:  # not our child: whoever started it reaps it
+        pass
+    try:
         os.kill(pid, 0)
         return pid
-    except (OSError, ValueError):
+    except OSError:
         return None
 
 
