@@ -170,7 +170,7 @@ def main() -> int:
             sink.stop()
 
     print(f"\nDemo finished in {time.monotonic() - began:.0f}s. Warehouse: {warehouse}")
-    print("  Schema verified: every table, column and primary key in include/inventory/schema.py exists.")
+    print("  Schema verified: every table, column and primary key the DDL in sql/ddl/ declares exists.")
     print(f"  Raw layer: {days} days of history, one audited batch a day (raw.ingest_batches).")
     print("  Analytics: every table in the analytics schema published (what Power BI reads); see docs/metrics.md.")
     if sink:
