@@ -52,10 +52,6 @@ class Column:
     nullable: bool = False
 
 
-def col(name: str, type_: str, description: str, nullable: bool = False) -> Column:
-    return Column(name, type_, description, nullable)
-
-
 @dataclass(frozen=True)
 class Table:
     """One published table.
@@ -74,7 +70,6 @@ class Table:
     columns: tuple[Column, ...]
     scopes: dict[str, str]
     indexes: tuple[tuple[str, ...], ...] = ()
-    description: str = ""
 
     @property
     def column_names(self) -> list[str]:
@@ -83,16 +78,18 @@ class Table:
 
 # ------------------------------------------------------------------------------------------------ column sets
 
-PAIR_KEY = col("pair_key", BIGINT, "the pair's single-column key, product_id x 100000 + warehouse_id (dim_stock_item)")
-PRODUCT_ID = col("product_id", INT, "the product (dim_products)")
-WAREHOUSE_ID = col("warehouse_id", INT, "the warehouse (dim_warehouse)")
-DATE_KEY = col("date_key", DATE, "the UTC day (dim_date)")
-SKU = col("sku", TEXT, "the product's SKU")
-PRODUCT_NAME = col("product_name", TEXT, "the product's name")
-CATEGORY = col("category", TEXT, "the product's category")
-WAREHOUSE_NAME = col("warehouse_name", TEXT, "the warehouse's name")
-LOCATION_ID = col("location_id", INT, "the warehouse's location (dim_location)")
-LOCATION_NAME = col("location_name", TEXT, "the location's name")
+PAIR_KEY = Column(
+    "pair_key", BIGINT, "the pair's single-column key, product_id x 100000 + warehouse_id (dim_stock_item)"
+)
+PRODUCT_ID = Column("product_id", INT, "the product (dim_products)")
+WAREHOUSE_ID = Column("warehouse_id", INT, "the warehouse (dim_warehouse)")
+DATE_KEY = Column("date_key", DATE, "the UTC day (dim_date)")
+SKU = Column("sku", TEXT, "the product's SKU")
+PRODUCT_NAME = Column("product_name", TEXT, "the product's name")
+CATEGORY = Column("category", TEXT, "the product's category")
+WAREHOUSE_NAME = Column("warehouse_name", TEXT, "the warehouse's name")
+LOCATION_ID = Column("location_id", INT, "the warehouse's location (dim_location)")
+LOCATION_NAME = Column("location_name", TEXT, "the location's name")
 
 CURRENT_STOCK_COLUMNS = (
     PAIR_KEY,
@@ -100,31 +97,31 @@ CURRENT_STOCK_COLUMNS = (
     SKU,
     PRODUCT_NAME,
     CATEGORY,
-    col("cost_price", PRICE, "the product's unit cost"),
-    col("selling_price", PRICE, "the product's unit selling price"),
+    Column("cost_price", PRICE, "the product's unit cost"),
+    Column("selling_price", PRICE, "the product's unit selling price"),
     WAREHOUSE_ID,
     WAREHOUSE_NAME,
     LOCATION_ID,
     LOCATION_NAME,
-    col("quantity", QUANTITY, "on hand: the latest count at or before as_of"),
-    col("counted_at", TIMESTAMP, "when that count was taken"),
-    col("units_sold", UNITS, "units sold up to as_of; 0 when none"),
-    col("revenue", MONEY, "revenue of those sales; 0.00 when none"),
-    col("stock_value", MONEY, "quantity x cost_price"),
-    col("on_order_qty", UNITS, "units on the pair's open purchase orders; 0 when none"),
+    Column("quantity", QUANTITY, "on hand: the latest count at or before as_of"),
+    Column("counted_at", TIMESTAMP, "when that count was taken"),
+    Column("units_sold", UNITS, "units sold up to as_of; 0 when none"),
+    Column("revenue", MONEY, "revenue of those sales; 0.00 when none"),
+    Column("stock_value", MONEY, "quantity x cost_price"),
+    Column("on_order_qty", UNITS, "units on the pair's open purchase orders; 0 when none"),
 )
 
 LOCATION_COLUMNS = (
-    col("city", TEXT, "the location's city"),
-    col("state", TEXT, "the location's state or province", nullable=True),
-    col("country", TEXT, "the location's country"),
-    col("region", TEXT, "US census region of the state (US Other for other codes), elsewhere the country"),
+    Column("city", TEXT, "the location's city"),
+    Column("state", TEXT, "the location's state or province", nullable=True),
+    Column("country", TEXT, "the location's country"),
+    Column("region", TEXT, "US census region of the state (US Other for other codes), elsewhere the country"),
 )
 
 _DAILY_SALES = (
-    col("units", UNITS, "units sold"),
-    col("revenue", MONEY, "revenue"),
-    col("transactions", UNITS, "sale lines"),
+    Column("units", UNITS, "units sold"),
+    Column("revenue", MONEY, "revenue"),
+    Column("transactions", UNITS, "sale lines"),
 )
 
 _ALWAYS = {"window": "all", "pairs": "all"}
@@ -155,12 +152,12 @@ _TABLES = (
         ("product_id", "warehouse_id"),
         (
             *CURRENT_STOCK_COLUMNS,
-            col("avg_daily_demand", DEMAND, "units per day over the demand window's complete days (d)"),
-            col("lead_time", INT, "the product's lead time in days"),
-            col("reorder_point", INT, "ceil(d x lead_time + d x safety_days)"),
-            col("suggested_order_qty", INT, "the order up to reorder point + cover, net of open purchase orders"),
-            col("days_of_cover", DAYS, "quantity / d, 2 places; null when d = 0", nullable=True),
-            col("is_stock_out", BOOL, "quantity = 0"),
+            Column("avg_daily_demand", DEMAND, "units per day over the demand window's complete days (d)"),
+            Column("lead_time", INT, "the product's lead time in days"),
+            Column("reorder_point", INT, "ceil(d x lead_time + d x safety_days)"),
+            Column("suggested_order_qty", INT, "the order up to reorder point + cover, net of open purchase orders"),
+            Column("days_of_cover", DAYS, "quantity / d, 2 places; null when d = 0", nullable=True),
+            Column("is_stock_out", BOOL, "quantity = 0"),
         ),
         _PAIRS,
         _PAIR_INDEXES,
@@ -176,14 +173,14 @@ _TABLES = (
             WAREHOUSE_ID,
             SKU,
             PRODUCT_NAME,
-            col("bucket", TEXT, "the age bucket: 0-30 Days, 31-60 Days, 61-90 Days, 90+ Days"),
-            col("bucket_order", INT, "the bucket's order, 1 to 4"),
-            col("units", QUANTITY, "on-hand units in layers of that age (FIFO); the 4 rows add up to on hand"),
-            col("value", MONEY, "units x cost_price"),
-            col("unit_age_days_sum", UNITS, "sum of the bucket's units' ages in days (for weighted averages)"),
-            col("aging_threshold_days", INT, "the threshold aged_units uses"),
-            col("aged_units", QUANTITY, "units older than aging_threshold_days"),
-            col("aged_value", MONEY, "aged_units x cost_price"),
+            Column("bucket", TEXT, "the age bucket: 0-30 Days, 31-60 Days, 61-90 Days, 90+ Days"),
+            Column("bucket_order", INT, "the bucket's order, 1 to 4"),
+            Column("units", QUANTITY, "on-hand units in layers of that age (FIFO); the 4 rows add up to on hand"),
+            Column("value", MONEY, "units x cost_price"),
+            Column("unit_age_days_sum", UNITS, "sum of the bucket's units' ages in days (for weighted averages)"),
+            Column("aging_threshold_days", INT, "the threshold aged_units uses"),
+            Column("aged_units", QUANTITY, "units older than aging_threshold_days"),
+            Column("aged_value", MONEY, "aged_units x cost_price"),
         ),
         _PAIRS,
         _PAIR_INDEXES,
@@ -201,16 +198,16 @@ _TABLES = (
             PRODUCT_NAME,
             CATEGORY,
             WAREHOUSE_NAME,
-            col("on_hand", QUANTITY, "current_stock.quantity"),
-            col("stock_value", MONEY, "current_stock.stock_value"),
-            col("avg_daily_demand", DEMAND, "units per day over the demand window's complete days (d)"),
-            col("coverage_days", DAYS, "on_hand / d, 2 places; null when d = 0", nullable=True),
-            col("is_overstock", BOOL, "cover above overstock_days, or no demand and stock on hand"),
-            col("cogs", MONEY, "units sold in the window x cost_price"),
-            col("avg_inventory_value", MONEY, "mean closing stock value over the window", nullable=True),
-            col("turnover", RATIO, "cogs / avg_inventory_value, 4 places", nullable=True),
-            col("consumption_value", MONEY, "cogs: what the ABC class ranks by"),
-            col("abc_class", TEXT, "A, B or C by share of consumption value over all pairs"),
+            Column("on_hand", QUANTITY, "current_stock.quantity"),
+            Column("stock_value", MONEY, "current_stock.stock_value"),
+            Column("avg_daily_demand", DEMAND, "units per day over the demand window's complete days (d)"),
+            Column("coverage_days", DAYS, "on_hand / d, 2 places; null when d = 0", nullable=True),
+            Column("is_overstock", BOOL, "cover above overstock_days, or no demand and stock on hand"),
+            Column("cogs", MONEY, "units sold in the window x cost_price"),
+            Column("avg_inventory_value", MONEY, "mean closing stock value over the window", nullable=True),
+            Column("turnover", RATIO, "cogs / avg_inventory_value, 4 places", nullable=True),
+            Column("consumption_value", MONEY, "cogs: what the ABC class ranks by"),
+            Column("abc_class", TEXT, "A, B or C by share of consumption value over all pairs"),
         ),
         {"window": "all", "pairs": "keys"},
         _PAIR_INDEXES,
@@ -222,14 +219,14 @@ _TABLES = (
         ("warehouse_id",),
         (
             WAREHOUSE_ID,
-            col("total_units", UNITS, "units on hand"),
-            col("unique_products", UNITS, "products with a count in the warehouse"),
-            col("stock_value", MONEY, "value on hand at cost"),
-            col("low_stock_products", UNITS, "low_stock_data rows"),
-            col("stock_out_products", UNITS, "of those, stocked out"),
-            col("aging_units", UNITS, "units older than the aging threshold"),
-            col("aging_value", MONEY, "their value at cost"),
-            col("overstock_products", UNITS, "product_inventory_metrics rows with is_overstock"),
+            Column("total_units", UNITS, "units on hand"),
+            Column("unique_products", UNITS, "products with a count in the warehouse"),
+            Column("stock_value", MONEY, "value on hand at cost"),
+            Column("low_stock_products", UNITS, "low_stock_data rows"),
+            Column("stock_out_products", UNITS, "of those, stocked out"),
+            Column("aging_units", UNITS, "units older than the aging threshold"),
+            Column("aging_value", MONEY, "their value at cost"),
+            Column("overstock_products", UNITS, "product_inventory_metrics rows with is_overstock"),
         ),
         _ALWAYS,
     ),
@@ -242,9 +239,9 @@ _TABLES = (
             WAREHOUSE_ID,
             WAREHOUSE_NAME,
             LOCATION_NAME,
-            col("low_stock_products", UNITS, "low_stock_data rows (products) in the warehouse"),
-            col("stock_out_products", UNITS, "of those, stocked out"),
-            col("suggested_order_units", UNITS, "sum of suggested_order_qty (net of open purchase orders)"),
+            Column("low_stock_products", UNITS, "low_stock_data rows (products) in the warehouse"),
+            Column("stock_out_products", UNITS, "of those, stocked out"),
+            Column("suggested_order_units", UNITS, "sum of suggested_order_qty (net of open purchase orders)"),
         ),
         _ALWAYS,
     ),
@@ -258,8 +255,8 @@ _TABLES = (
             WAREHOUSE_NAME,
             LOCATION_ID,
             LOCATION_NAME,
-            col("units", UNITS, "units sold in the period_days days ending with as_of's date; 0 when none"),
-            col("revenue", MONEY, "their revenue; 0.00 when none"),
+            Column("units", UNITS, "units sold in the period_days days ending with as_of's date; 0 when none"),
+            Column("revenue", MONEY, "their revenue; 0.00 when none"),
         ),
         _ALWAYS,
     ),
@@ -269,15 +266,15 @@ _TABLES = (
         "two labelled lists: the top products by revenue and by units over the KPI period",
         ("ranking", "rank", "product_id"),
         (
-            col("ranking", TEXT, "the list: revenue or units"),
-            col("ranking_label", TEXT, "the list's title"),
-            col("rank", INT, "RANK() by the list's measure, descending (ties share a rank)"),
+            Column("ranking", TEXT, "the list: revenue or units"),
+            Column("ranking_label", TEXT, "the list's title"),
+            Column("rank", INT, "RANK() by the list's measure, descending (ties share a rank)"),
             PRODUCT_ID,
             SKU,
             PRODUCT_NAME,
             CATEGORY,
-            col("units", UNITS, "units sold in the period"),
-            col("revenue", MONEY, "their revenue"),
+            Column("units", UNITS, "units sold in the period"),
+            Column("revenue", MONEY, "their revenue"),
         ),
         _ALWAYS,
     ),
@@ -303,13 +300,13 @@ _TABLES = (
             PRODUCT_ID,
             WAREHOUSE_ID,
             PRODUCT_NAME,
-            col("opening_stock", QUANTITY, "the latest count at or before the day's 00:00"),
-            col("quantity_sold", UNITS, "units sold during the day"),
-            col("quantity_received", UNITS, "units received during the day"),
-            col("expected_closing_stock", UNITS, "opening_stock + quantity_received - quantity_sold"),
-            col("actual_closing_stock", QUANTITY, "the latest count at or before the day's close"),
-            col("discrepancy_amount", UNITS, "actual - expected closing stock: minus the units lost (shrinkage)"),
-            col("discrepancy_value", MONEY, "discrepancy_amount x cost_price"),
+            Column("opening_stock", QUANTITY, "the latest count at or before the day's 00:00"),
+            Column("quantity_sold", UNITS, "units sold during the day"),
+            Column("quantity_received", UNITS, "units received during the day"),
+            Column("expected_closing_stock", UNITS, "opening_stock + quantity_received - quantity_sold"),
+            Column("actual_closing_stock", QUANTITY, "the latest count at or before the day's close"),
+            Column("discrepancy_amount", UNITS, "actual - expected closing stock: minus the units lost (shrinkage)"),
+            Column("discrepancy_value", MONEY, "discrepancy_amount x cost_price"),
         ),
         _PAIR_DAYS,
         _FACT_INDEXES,
@@ -331,8 +328,8 @@ _TABLES = (
         (
             DATE_KEY,
             *_DAILY_SALES,
-            col("is_complete_day", BOOL, "the day ended at or before as_of (false for the day under way)"),
-            col("revenue_growth_pct", PERCENT, "day-on-day revenue growth, complete days only", nullable=True),
+            Column("is_complete_day", BOOL, "the day ended at or before as_of (false for the day under way)"),
+            Column("revenue_growth_pct", PERCENT, "day-on-day revenue growth, complete days only", nullable=True),
         ),
         _DAYS,
     ),
@@ -343,17 +340,17 @@ _TABLES = (
         "one row",
         (),
         (
-            col("total_units", UNITS, "units on hand"),
-            col("unique_products", UNITS, "distinct products with a count"),
-            col("stock_value", MONEY, "value on hand at cost"),
-            col("inventory_turnover", RATIO, "sum of cogs / sum of avg_inventory_value", nullable=True),
-            col("weighted_aging_days", DAYS, "quantity-weighted age of stock in days", nullable=True),
-            col("aging_units", UNITS, "units older than the aging threshold"),
-            col("aging_value", MONEY, "their value at cost"),
-            col("avg_price_aging_stock", MONEY, "aging_value / aging_units", nullable=True),
-            col("overstock_products", UNITS, "product_inventory_metrics rows with is_overstock"),
-            col("low_stock_products", UNITS, "low_stock_data rows"),
-            col("avg_daily_demand", DEMAND_TOTAL, "sum of product_inventory_metrics.avg_daily_demand"),
+            Column("total_units", UNITS, "units on hand"),
+            Column("unique_products", UNITS, "distinct products with a count"),
+            Column("stock_value", MONEY, "value on hand at cost"),
+            Column("inventory_turnover", RATIO, "sum of cogs / sum of avg_inventory_value", nullable=True),
+            Column("weighted_aging_days", DAYS, "quantity-weighted age of stock in days", nullable=True),
+            Column("aging_units", UNITS, "units older than the aging threshold"),
+            Column("aging_value", MONEY, "their value at cost"),
+            Column("avg_price_aging_stock", MONEY, "aging_value / aging_units", nullable=True),
+            Column("overstock_products", UNITS, "product_inventory_metrics rows with is_overstock"),
+            Column("low_stock_products", UNITS, "low_stock_data rows"),
+            Column("avg_daily_demand", DEMAND_TOTAL, "sum of product_inventory_metrics.avg_daily_demand"),
         ),
         _ALWAYS,
     ),
@@ -363,15 +360,15 @@ _TABLES = (
         "one row",
         (),
         (
-            col("wtd_revenue", MONEY, "week to date revenue (ISO week through today so far)"),
-            col("wtd_units", UNITS, "week to date units"),
-            col("avg_daily_sales", MONEY, "total_revenue / period_days"),
-            col("total_revenue", MONEY, "revenue of the period_days days ending today"),
-            col("total_units", UNITS, "units of those days"),
-            col("dod_day", DATE, "the last complete day, which day-on-day growth is about"),
-            col("dod_revenue", MONEY, "revenue on dod_day"),
-            col("dod_previous_revenue", MONEY, "revenue on the day before dod_day"),
-            col("dod_growth_pct", PERCENT, "day-on-day growth of two complete days", nullable=True),
+            Column("wtd_revenue", MONEY, "week to date revenue (ISO week through today so far)"),
+            Column("wtd_units", UNITS, "week to date units"),
+            Column("avg_daily_sales", MONEY, "total_revenue / period_days"),
+            Column("total_revenue", MONEY, "revenue of the period_days days ending today"),
+            Column("total_units", UNITS, "units of those days"),
+            Column("dod_day", DATE, "the last complete day, which day-on-day growth is about"),
+            Column("dod_revenue", MONEY, "revenue on dod_day"),
+            Column("dod_previous_revenue", MONEY, "revenue on the day before dod_day"),
+            Column("dod_growth_pct", PERCENT, "day-on-day growth of two complete days", nullable=True),
         ),
         _ALWAYS,
     ),
@@ -386,16 +383,16 @@ _TABLES = (
             SKU,
             PRODUCT_NAME,
             CATEGORY,
-            col("brand", TEXT, "the product's brand", nullable=True),
-            col("unit", TEXT, "the unit it is sold in (pcs, kg, ltr)"),
-            col("cost_price", PRICE, "unit cost"),
-            col("selling_price", PRICE, "unit selling price"),
-            col("lead_time", INT, "days from order to receipt"),
-            col("price_band", TEXT, "a fixed band of selling_price"),
-            col("price_band_order", INT, "the band's order, 1 to 5"),
-            col("primary_supplier_id", INT, "the primary supplier (dim_supplier)", nullable=True),
-            col("consumption_value", MONEY, "units sold in the demand window x cost_price"),
-            col("abc_class", TEXT, "A, B or C by share of consumption value over all products"),
+            Column("brand", TEXT, "the product's brand", nullable=True),
+            Column("unit", TEXT, "the unit it is sold in (pcs, kg, ltr)"),
+            Column("cost_price", PRICE, "unit cost"),
+            Column("selling_price", PRICE, "unit selling price"),
+            Column("lead_time", INT, "days from order to receipt"),
+            Column("price_band", TEXT, "a fixed band of selling_price"),
+            Column("price_band_order", INT, "the band's order, 1 to 5"),
+            Column("primary_supplier_id", INT, "the primary supplier (dim_supplier)", nullable=True),
+            Column("consumption_value", MONEY, "units sold in the demand window x cost_price"),
+            Column("abc_class", TEXT, "A, B or C by share of consumption value over all products"),
         ),
         _DIMENSION,
     ),
@@ -406,21 +403,21 @@ _TABLES = (
         ("date_key",),
         (
             DATE_KEY,
-            col("year", INT, "calendar year"),
-            col("quarter", INT, "calendar quarter"),
-            col("month", INT, "calendar month"),
-            col("month_name", TEXT, "English month name"),
-            col("day_of_month", INT, "day of the month"),
-            col("iso_year", INT, "ISO 8601 year (the year of the week's Thursday)"),
-            col("iso_week", INT, "ISO 8601 week"),
-            col("iso_day_of_week", INT, "Monday 1 to Sunday 7"),
-            col("day_name", TEXT, "English day name"),
-            col("is_weekend", BOOL, "Saturday or Sunday"),
-            col("week_start", DATE, "the Monday of the day's ISO week"),
-            col("is_week_to_date", BOOL, "in today's ISO week, through today"),
-            col("is_month_to_date", BOOL, "in today's month, through today"),
-            col("is_complete_day", BOOL, "the day ended at or before as_of"),
-            col("days_ago", INT, "as_of's date minus date_key"),
+            Column("year", INT, "calendar year"),
+            Column("quarter", INT, "calendar quarter"),
+            Column("month", INT, "calendar month"),
+            Column("month_name", TEXT, "English month name"),
+            Column("day_of_month", INT, "day of the month"),
+            Column("iso_year", INT, "ISO 8601 year (the year of the week's Thursday)"),
+            Column("iso_week", INT, "ISO 8601 week"),
+            Column("iso_day_of_week", INT, "Monday 1 to Sunday 7"),
+            Column("day_name", TEXT, "English day name"),
+            Column("is_weekend", BOOL, "Saturday or Sunday"),
+            Column("week_start", DATE, "the Monday of the day's ISO week"),
+            Column("is_week_to_date", BOOL, "in today's ISO week, through today"),
+            Column("is_month_to_date", BOOL, "in today's month, through today"),
+            Column("is_complete_day", BOOL, "the day ended at or before as_of"),
+            Column("days_ago", INT, "as_of's date minus date_key"),
         ),
         _DIMENSION,
     ),
@@ -430,7 +427,7 @@ _TABLES = (
         "one row per location",
         ("location_id",),
         (
-            col("location_id", INT, "the location"),
+            Column("location_id", INT, "the location"),
             LOCATION_NAME,
             *LOCATION_COLUMNS,
         ),
@@ -444,7 +441,7 @@ _TABLES = (
         (
             WAREHOUSE_ID,
             WAREHOUSE_NAME,
-            col("capacity", INT, "the warehouse's capacity in units"),
+            Column("capacity", INT, "the warehouse's capacity in units"),
             LOCATION_ID,
             LOCATION_NAME,
             *LOCATION_COLUMNS,
@@ -457,9 +454,9 @@ _TABLES = (
         "one row per supplier (contact details stay out of BI)",
         ("supplier_id",),
         (
-            col("supplier_id", INT, "the supplier"),
-            col("supplier_name", TEXT, "the supplier's name"),
-            col("country", TEXT, "the supplier's country", nullable=True),
+            Column("supplier_id", INT, "the supplier"),
+            Column("supplier_name", TEXT, "the supplier's name"),
+            Column("country", TEXT, "the supplier's country", nullable=True),
         ),
         _DIMENSION,
     ),

@@ -25,13 +25,32 @@ from pyspark.sql.types import (
 
 from spark_jobs import registry
 
-# Column types used across the layer, named once.
-PRICE = DecimalType(12, 2)  # a unit price or cost: numeric(12,2) in raw (registry.PRICE)
+
+def spark_type(sql_type: str) -> DataType:
+    """The Spark type of a registry column type (PostgreSQL's spelling)."""
+    numeric = re.fullmatch(r"numeric\((\d+),(\d+)\)", sql_type)
+    if numeric:
+        return DecimalType(int(numeric[1]), int(numeric[2]))
+    return _SPARK_TYPES[sql_type]
+
+
+_SPARK_TYPES: dict[str, DataType] = {
+    registry.INT: IntegerType(),
+    registry.BIGINT: LongType(),
+    registry.TEXT: StringType(),
+    registry.BOOL: BooleanType(),
+    registry.DATE: DateType(),
+    registry.TIMESTAMP: TimestampType(),
+}
+
+
+# Column types used across the layer: the registry's (spark_jobs/registry.py names each one).
+PRICE = spark_type(registry.PRICE)
 LINE_AMOUNT = DecimalType(14, 2)  # raw.product_sales.total_revenue: numeric(14,2)
-MONEY = DecimalType(18, 2)  # every computed amount of money (registry.MONEY)
-DEMAND = DecimalType(12, 4)  # units per day (registry.DEMAND)
-QUANTITY = IntegerType()  # a stock level, as in raw.inventory.quantity
-UNITS = LongType()  # a sum of units moved, or a count of rows (registry.UNITS)
+MONEY = spark_type(registry.MONEY)
+DEMAND = spark_type(registry.DEMAND)
+QUANTITY = spark_type(registry.QUANTITY)
+UNITS = spark_type(registry.UNITS)
 
 
 def _schema(*fields: tuple[str, DataType] | tuple[str, DataType, bool]) -> StructType:
@@ -145,24 +164,6 @@ RAW_TABLES: dict[str, StructType] = {
 COMPUTED_BY_READ: dict[str, set[str]] = {"raw.product_sales": {"transactions"}}
 
 # ------------------------------------------------------------------------------------------------ outputs
-
-
-def spark_type(sql_type: str) -> DataType:
-    """The Spark type of a registry column type (PostgreSQL's spelling)."""
-    numeric = re.fullmatch(r"numeric\((\d+),(\d+)\)", sql_type)
-    if numeric:
-        return DecimalType(int(numeric[1]), int(numeric[2]))
-    return _SPARK_TYPES[sql_type]
-
-
-_SPARK_TYPES: dict[str, DataType] = {
-    registry.INT: IntegerType(),
-    registry.BIGINT: LongType(),
-    registry.TEXT: StringType(),
-    registry.BOOL: BooleanType(),
-    registry.DATE: DateType(),
-    registry.TIMESTAMP: TimestampType(),
-}
 
 
 def output_schema(table: registry.Table) -> StructType:

@@ -150,7 +150,8 @@ def plan(conn: PgConnection, run_after: datetime, settings: dict[str, int], full
     and covers every batch loaded since the last publish, however many minutes that is. The cheapest correct
     mode wins: pairs when only the current day's batches changed and they touched few pairs; window when a day
     turned (the rolling windows moved for every pair), settings or master data changed, or older days were
-    re-loaded; full on request, before the first publish, or for a run older than the last publish.
+    re-loaded; full on request, before the first publish, for a run older than the last publish, or when a published
+    table has an older release's shape. First makes the staging tables the registry's (`prepare_staging`).
     """
     missing = set(PLAN_SETTINGS) - set(settings)
     if missing:
@@ -180,16 +181,7 @@ def plan(conn: PgConnection, run_after: datetime, settings: dict[str, int], full
 def reshaped_tables(cur: PgCursor, schema: str) -> list[str]:
     """The published tables whose columns in `schema` (names and types, in order) are not the registry's:
     missing, or left by an older release."""
-    cur.execute(
-        "SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
-        "JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE n.nspname = %s AND c.relname = ANY(%s) AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped "
-        "ORDER BY c.relname, a.attnum",
-        (schema, list(EXPECTED_TABLES)),
-    )
-    found: dict[str, list[tuple[str, str]]] = {}
-    for table, column, type_ in cur.fetchall():
-        found.setdefault(table, []).append((column, type_))
+    found = _columns_of(cur, schema, EXPECTED_TABLES)
     declared = {
         name: [(c.name, c.type) for c in t.columns] + [(registry.REFRESHED_AT, registry.TIMESTAMP)]
         for name, t in registry.TABLES.items()
@@ -470,14 +462,23 @@ def quality_gate(conn: PgConnection, run_id: str, settings: dict[str, int]) -> d
 # ----------------------------------------------------------------------------------------------- publish
 
 
-def _columns(cur: PgCursor, schema: str, table: str) -> list[tuple[str, str]]:
+def _columns_of(cur: PgCursor, schema: str, tables) -> dict[str, list[tuple[str, str]]]:
+    """(column, type) of each of `tables` that exists in `schema`, in column order; types as format_type gives them."""
     cur.execute(
-        "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+        "SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
         "JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE n.nspname = %s AND c.relname = %s AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
-        (schema, table),
+        "WHERE n.nspname = %s AND c.relname = ANY(%s) AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped "
+        "ORDER BY c.relname, a.attnum",
+        (schema, list(tables)),
     )
-    return cur.fetchall()
+    found: dict[str, list[tuple[str, str]]] = {}
+    for table, column, type_ in cur.fetchall():
+        found.setdefault(table, []).append((column, type_))
+    return found
+
+
+def _columns(cur: PgCursor, schema: str, table: str) -> list[tuple[str, str]]:
+    return _columns_of(cur, schema, [table]).get(table, [])
 
 
 def _create(cur: PgCursor, table: str) -> None:

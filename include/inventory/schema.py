@@ -32,20 +32,23 @@ def _top_level_items(body: str) -> list[str]:
     return [*items, body[start:]]
 
 
-def declared_tables(files: list[str] | None = None) -> dict[str, tuple[str, ...]]:
-    """Every table the DDL files create, with its columns in order: read from the DDL itself (its CREATE TABLE
-    statements and the columns later ALTER TABLEs add), so the DDL stays the one source. A test holds this
-    reading to what applying the files really creates."""
+def _read_ddl() -> tuple[dict[str, tuple[str, ...]], frozenset[str]]:
+    """Every table the DDL files create, with its columns in order, and the tables declared with a primary key:
+    read from the DDL itself (its CREATE TABLE statements and the columns later ALTER TABLEs add), so the DDL
+    stays the one source. A test holds this reading to what applying the files really creates."""
     tables: dict[str, list[str]] = {}
-    for name in files or ddl_files():
+    keyed: set[str] = set()
+    for name in ddl_files():
         text = "\n".join(line.split("--", 1)[0].rstrip() for line in load_sql(name).splitlines())
         for match in _CREATE.finditer(text):
             columns = [item.split()[0] for item in _top_level_items(match[2]) if item.strip()]
             tables.setdefault(match[1], [c for c in columns if c.upper() not in _CONSTRAINT])
+            if "PRIMARY KEY" in match[2].upper():
+                keyed.add(match[1])
         for match in _ALTER.finditer(text):
             if match[1] in tables:
                 tables[match[1]] += [c for c in _ADD_COLUMN.findall(match[2]) if c not in tables[match[1]]]
-    return {table: tuple(columns) for table, columns in tables.items()}
+    return {table: tuple(columns) for table, columns in tables.items()}, frozenset(keyed)
 
 
 def ddl_files() -> list[str]:
@@ -53,10 +56,7 @@ def ddl_files() -> list[str]:
 
 
 # What `verify` holds the database to: the tables and columns, and which tables have a primary key.
-EXPECTED_TABLES: dict[str, tuple[str, ...]] = declared_tables()
-KEYED_TABLES = frozenset(
-    m[1] for name in ddl_files() for m in _CREATE.finditer(load_sql(name)) if "PRIMARY KEY" in m[2].upper()
-)
+EXPECTED_TABLES, KEYED_TABLES = _read_ddl()
 
 
 def create(conn: PgConnection) -> list[str]:

@@ -73,11 +73,6 @@ def daily_units(p: int, w: int, day: date) -> int:
     return (p * 3 + w * 5 + day.toordinal()) % 9
 
 
-def create_analytics_tables(cur) -> list[str]:
-    """Every published table, declared (tests/db_helpers.py), for the seed's partial rows."""
-    return create_published_tables(cur)
-
-
 def insert(cur, table: str, rows: list[dict]) -> None:
     if not rows:
         return
@@ -455,7 +450,7 @@ def seed_all(conn) -> None:
     sales = fact_daily_sales_rows()
     with transaction(conn) as cur:
         master_data(cur)
-        create_analytics_tables(cur)
+        create_published_tables(cur)
         insert(cur, "dim_products", dim_products_rows())
         insert(cur, "current_stock", stock)
         insert(cur, "low_stock_data", low)

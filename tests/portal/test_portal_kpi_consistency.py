@@ -14,6 +14,7 @@ from decimal import Decimal
 
 import portal_seed
 import pytest
+from db_helpers import create_published_tables
 from db_helpers import rows as fetch
 from psycopg2 import sql
 
@@ -91,7 +92,7 @@ def published(spark, simulated_history):
         params = Params(as_of=END, run_id="portal-kpi-test", **settings)
         tables = build_tables(raw_frames(spark, conn, END), params)
         with db.transaction(conn) as cur:
-            portal_seed.create_analytics_tables(cur)
+            create_published_tables(cur)
             for name, frame in tables.items():
                 portal_seed.insert(cur, name, [row.asDict() for row in frame.collect()])
             portal_seed.publish(cur, END, "portal-kpi-test")
